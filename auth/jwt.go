@@ -1,0 +1,127 @@
+// Package auth verifies bearer tokens and carries the caller's identity
+// through a request's context.
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/meetgraph/meetgraph/apperr"
+)
+
+// DevSecret is the HS256 secret used when the operator passes --dev and sets
+// no secret. Tokens signed with it are worthless outside a laptop.
+const DevSecret = "meetgraph-development-secret-not-for-production"
+
+// MinSecretLength is the shortest HS256 secret accepted, in bytes: RFC 7518
+// asks for a key at least as long as the hash output (256 bits).
+const MinSecretLength = 32
+
+// TokenConfig sets how tokens are signed and checked.
+type TokenConfig struct {
+	// Secret is the HS256 key.
+	Secret []byte
+	// Issuer, when set, is written to the iss claim and required on verification.
+	Issuer string
+	// Audience, when set, is written to the aud claim and required on verification.
+	Audience string
+	// Leeway is the clock skew tolerated on exp, nbf and iat.
+	Leeway time.Duration
+}
+
+// Tokens signs and verifies meetgraph's JWTs.
+type Tokens struct {
+	config TokenConfig
+	parser *jwt.Parser
+}
+
+// NewTokens checks config and returns a Tokens.
+func NewTokens(config TokenConfig) (*Tokens, error) {
+	if len(config.Secret) < MinSecretLength {
+		return nil, fmt.Errorf("JWT secret is %d bytes long; it must be at least %d", len(config.Secret), MinSecretLength)
+	}
+
+	options := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithLeeway(config.Leeway),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+	}
+	if config.Issuer != "" {
+		options = append(options, jwt.WithIssuer(config.Issuer))
+	}
+
+	if config.Audience != "" {
+		options = append(options, jwt.WithAudience(config.Audience))
+	}
+
+	return &Tokens{config: config, parser: jwt.NewParser(options...)}, nil
+}
+
+// Sign returns a token for userID that expires after ttl.
+func (t *Tokens) Sign(userID uuid.UUID, ttl time.Duration) (string, error) {
+	now := time.Now()
+	claims := jwt.RegisteredClaims{
+		Subject:   userID.String(),
+		Issuer:    t.config.Issuer,
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	if t.config.Audience != "" {
+		claims.Audience = jwt.ClaimStrings{t.config.Audience}
+	}
+
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.config.Secret)
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+
+	return signed, nil
+}
+
+// Verify checks a token and returns the user id in its subject. Every
+// failure is an UNAUTHENTICATED *apperr.Error whose message says what is
+// wrong with the token.
+func (t *Tokens) Verify(token string) (uuid.UUID, error) {
+	var claims jwt.RegisteredClaims
+
+	_, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+		return t.config.Secret, nil
+	})
+	if err != nil {
+		return uuid.Nil, apperr.Wrap(err, apperr.Unauthenticated, describeTokenError(err))
+	}
+
+	userID, err := uuid.Parse(claims.Subject)
+	if err != nil {
+		return uuid.Nil, apperr.Wrap(err, apperr.Unauthenticated, "invalid token: the subject is not a user id")
+	}
+
+	return userID, nil
+}
+
+func describeTokenError(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token not valid yet"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "invalid token signature"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "invalid token issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "invalid token audience"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token is missing a required claim"
+	default:
+		return "invalid token"
+	}
+}

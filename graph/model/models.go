@@ -1,0 +1,43 @@
+// Package model holds the Go types of meetgraph's GraphQL schema. The types
+// in this file are written by hand so that relation fields (a meeting's
+// creator, participants, …) get their own resolvers, which gqlgen runs
+// concurrently; models_gen.go is generated.
+package model
+
+import "time"
+
+type User struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// EmailAddress is resolved to the email field only for callers allowed to see it.
+	EmailAddress string `json:"-"`
+}
+
+type Meeting struct {
+	ID          string            `json:"id"`
+	Title       string            `json:"title"`
+	Status      MeetingStatus     `json:"status"`
+	Visibility  MeetingVisibility `json:"visibility"`
+	ScheduledAt *time.Time        `json:"scheduledAt,omitempty"`
+	StartedAt   *time.Time        `json:"startedAt,omitempty"`
+	EndedAt     *time.Time        `json:"endedAt,omitempty"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	// CreatorID is resolved to the creator field by a loader.
+	CreatorID string `json:"-"`
+}
+
+type Task struct {
+	ID         string     `json:"id"`
+	Kind       TaskKind   `json:"kind"`
+	Status     TaskStatus `json:"status"`
+	Progress   float64    `json:"progress"`
+	Attempts   int        `json:"attempts"`
+	LastError  *string    `json:"lastError,omitempty"`
+	LastSeq    int64      `json:"lastSeq"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	StartedAt  *time.Time `json:"startedAt,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// MeetingID is resolved to the meeting field.
+	MeetingID string `json:"-"`
+}

@@ -1,0 +1,66 @@
+package resolvers
+
+import (
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/meetgraph/meetgraph/apperr"
+	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// parseID checks a client-supplied id before any SQL runs.
+func parseID(kind, id string) (uuid.UUID, error) {
+	parsed, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.Nil, apperr.New(apperr.BadUserInput, "invalid %s id %q: expected a UUID", kind, id)
+	}
+
+	return parsed, nil
+}
+
+// notFound turns store.ErrNotFound into a NOT_FOUND error for the client
+// and leaves other errors as they are.
+func notFound(err error, kind, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.Wrap(err, apperr.NotFound, kind+" "+id+" not found")
+	}
+
+	return err
+}
+
+func userModel(u *store.User) *model.User {
+	return &model.User{ID: u.ID.String(), Name: u.Name, EmailAddress: u.Email}
+}
+
+func meetingModel(m *store.Meeting) *model.Meeting {
+	return &model.Meeting{
+		ID:          m.ID.String(),
+		Title:       m.Title,
+		Status:      model.MeetingStatus(m.Status),
+		Visibility:  model.MeetingVisibility(m.Visibility),
+		ScheduledAt: m.ScheduledAt,
+		StartedAt:   m.StartedAt,
+		EndedAt:     m.EndedAt,
+		CreatedAt:   m.CreatedAt,
+		CreatorID:   m.CreatorID.String(),
+	}
+}
+
+func taskModel(t *store.Task) *model.Task {
+	return &model.Task{
+		ID:         t.ID.String(),
+		Kind:       model.TaskKind(t.Kind),
+		Status:     model.TaskStatus(t.Status),
+		Progress:   t.Progress,
+		Attempts:   t.Attempts,
+		LastError:  t.LastError,
+		LastSeq:    t.LastSeq,
+		CreatedAt:  t.CreatedAt,
+		UpdatedAt:  t.UpdatedAt,
+		StartedAt:  t.StartedAt,
+		FinishedAt: t.FinishedAt,
+		MeetingID:  t.MeetingID.String(),
+	}
+}

@@ -1,0 +1,16 @@
+// Package resolvers implements meetgraph's GraphQL schema on top of the
+// store. Files named *.resolvers.go follow the schema files and are kept in
+// shape by gqlgen; the helpers beside them are written by hand.
+package resolvers
+
+import (
+	"log/slog"
+
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// Resolver carries the dependencies that every resolver shares.
+type Resolver struct {
+	Store  *store.Store
+	Logger *slog.Logger
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is meetgraph's command line. Every setting can also come from the
+// MEETGRAPH_* environment variable named in its help; a flag wins over the
+// variable.
+type CLI struct {
+	Globals
+
+	Serve   ServeCmd   `cmd:"" help:"Run the GraphQL gateway (HTTP)."`
+	Work    WorkCmd    `cmd:"" help:"Run the RabbitMQ workers."`
+	All     AllCmd     `cmd:"" help:"Migrate the schema, then run the gateway and the workers in one process."`
+	Migrate MigrateCmd `cmd:"" help:"Apply pending PostgreSQL migrations; safe to run again."`
+	Seed    SeedCmd    `cmd:"" help:"Insert demo users and meetings; safe to run again."`
+	Token   TokenCmd   `cmd:"" help:"Print a signed development token for a user."`
+}
+
+// Globals are the settings that every subcommand shares.
+type Globals struct {
+	DatabaseURL      string        `name:"database-url" env:"MEETGRAPH_DATABASE_URL" default:"postgres://meetgraph:meetgraph@127.0.0.1:5432/meetgraph?sslmode=disable" help:"PostgreSQL connection URL."`
+	DatabaseMaxConns int32         `name:"database-max-conns" env:"MEETGRAPH_DATABASE_MAX_CONNS" default:"0" help:"Maximum open PostgreSQL connections; 0 means the larger of 4 and the number of CPUs."`
+	AMQPURL          string        `name:"amqp-url" env:"MEETGRAPH_AMQP_URL" default:"amqp://guest:guest@127.0.0.1:5672/" help:"RabbitMQ AMQP 0-9-1 URL."`
+	S3Endpoint       string        `name:"s3-endpoint" env:"MEETGRAPH_S3_ENDPOINT" default:"http://127.0.0.1:9000" help:"S3-compatible object store URL; https enables TLS."`
+	S3AccessKey      string        `name:"s3-access-key" env:"MEETGRAPH_S3_ACCESS_KEY" default:"meetgraph" help:"S3 access key id."`
+	S3SecretKey      string        `name:"s3-secret-key" env:"MEETGRAPH_S3_SECRET_KEY" default:"meetgraph-secret" help:"S3 secret access key."`
+	S3Bucket         string        `name:"s3-bucket" env:"MEETGRAPH_S3_BUCKET" default:"meetgraph" help:"S3 bucket for recordings and transcripts."`
+	S3Region         string        `name:"s3-region" env:"MEETGRAPH_S3_REGION" default:"us-east-1" help:"S3 region."`
+	JWTSecret        string        `name:"jwt-secret" env:"MEETGRAPH_JWT_SECRET" help:"HS256 secret for bearer tokens, at least 32 bytes. Required unless --dev is set."`
+	JWTIssuer        string        `name:"jwt-issuer" env:"MEETGRAPH_JWT_ISSUER" default:"meetgraph" help:"Issuer written to and required in tokens; empty disables the check."`
+	JWTAudience      string        `name:"jwt-audience" env:"MEETGRAPH_JWT_AUDIENCE" default:"meetgraph" help:"Audience written to and required in tokens; empty disables the check."`
+	JWTLeeway        time.Duration `name:"jwt-leeway" env:"MEETGRAPH_JWT_LEEWAY" default:"30s" help:"Clock skew tolerated when checking token times (duration, for example 30s)."`
+	Dev              bool          `name:"dev" env:"MEETGRAPH_DEV" help:"Development mode: use a built-in JWT secret when none is set, and serve the Playground and introspection."`
+	LogLevel         string        `name:"log-level" env:"MEETGRAPH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Lowest level logged: debug, info, warn or error."`
+	LogFormat        string        `name:"log-format" env:"MEETGRAPH_LOG_FORMAT" default:"text" enum:"text,json" help:"Log line format: text or json."`
+}
+
+// HTTPFlags are the gateway's settings.
+type HTTPFlags struct {
+	HTTPAddr        string        `name:"http-addr" env:"MEETGRAPH_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the gateway listens on (host:port)."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"MEETGRAPH_SHUTDOWN_TIMEOUT" default:"15s" help:"How long in-flight requests may run after SIGINT or SIGTERM (duration)."`
+	Playground      bool          `name:"playground" env:"MEETGRAPH_PLAYGROUND" help:"Serve the GraphQL Playground at / (always on with --dev)."`
+	Introspection   bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
+}
+
+// WorkerFlags are the workers' settings.
+type WorkerFlags struct {
+	WorkerShutdownTimeout time.Duration `name:"worker-shutdown-timeout" env:"MEETGRAPH_WORKER_SHUTDOWN_TIMEOUT" default:"30s" help:"How long in-flight tasks may run after SIGINT or SIGTERM before their messages are returned to the queue (duration)."`
+}
+
+// environment is what every subcommand's Run receives.
+type environment struct {
+	ctx     context.Context
+	globals *Globals
+	logger  *slog.Logger
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("meetgraph"),
+		kong.Description("meetgraph is a GraphQL gateway for a meeting platform: queries through "+
+			"PostgreSQL, slow work through RabbitMQ workers, results pushed over subscriptions."),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest{code: code}) }),
+		kong.ValueFormatter(formatFlagHelp),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+	)
+}
+
+// formatFlagHelp adds each setting's environment variable to its help
+// line; kong already shows the default beside the flag's name.
+func formatFlagHelp(value *kong.Value) string {
+	if len(value.Tag.Envs) == 0 {
+		return value.Help
+	}
+
+	names := make([]string, len(value.Tag.Envs))
+	for i, name := range value.Tag.Envs {
+		names[i] = "$" + name
+	}
+
+	return strings.TrimSuffix(value.Help, ".") + " (" + strings.Join(names, ", ") + ")."
+}
+
+func newLogger(format, level string, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(level))
+
+	options := &slog.HandlerOptions{Level: lvl}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, options))
+	}
+
+	return slog.New(slog.NewTextHandler(w, options))
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// MigrateCmd applies the schema migrations.
+type MigrateCmd struct{}
+
+func (c *MigrateCmd) Run(env *environment) error {
+	pool, err := env.openDatabase()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	return store.Migrate(env.ctx, pool, env.logger)
+}
+
+// SeedCmd inserts the demo data.
+type SeedCmd struct{}
+
+func (c *SeedCmd) Run(env *environment) error {
+	pool, err := env.openDatabase()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	summary, err := store.New(pool).Seed(env.ctx)
+	if err != nil {
+		return err
+	}
+
+	env.logger.Info("demo data seeded", slog.Int("users_inserted", summary.Users),
+		slog.Int("meetings_inserted", summary.Meetings))
+
+	return nil
+}
+
+// TokenCmd prints a token for a user.
+type TokenCmd struct {
+	User string        `name:"user" required:"" help:"Id or e-mail address of the user the token is for."`
+	TTL  time.Duration `name:"ttl" default:"24h" help:"How long the token stays valid (duration)."`
+}
+
+func (c *TokenCmd) Run(env *environment) error {
+	tokens, err := env.tokens()
+	if err != nil {
+		return err
+	}
+
+	pool, err := env.openDatabase()
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	db := store.New(pool)
+
+	var user *store.User
+	if id, parseErr := uuid.Parse(c.User); parseErr == nil {
+		user, err = db.UserByID(env.ctx, id)
+	} else {
+		user, err = db.UserByEmail(env.ctx, c.User)
+	}
+
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no user with id or e-mail %q: run `meetgraph seed` for the demo users", c.User)
+	}
+
+	if err != nil {
+		return err
+	}
+
+	token, err := tokens.Sign(user.ID, c.TTL)
+	if err != nil {
+		return err
+	}
+
+	_, err = fmt.Fprintln(env.stdout, token)
+
+	return err
+}

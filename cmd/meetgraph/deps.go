@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/media"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// openDatabase connects to PostgreSQL. Its error names the setting to fix.
+func (env *environment) openDatabase() (*pgxpool.Pool, error) {
+	pool, err := store.Open(env.ctx, store.PoolConfig{
+		URL:      env.globals.DatabaseURL,
+		MaxConns: env.globals.DatabaseMaxConns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_DATABASE_URL (--database-url): %w", err)
+	}
+
+	env.logger.Info("database connected", slog.String("database", store.Address(pool.Config().ConnConfig)))
+
+	return pool, nil
+}
+
+// openBroker connects to RabbitMQ. Its error names the setting to fix.
+func (env *environment) openBroker(role string) (*broker.Supervisor, error) {
+	hostname, _ := os.Hostname()
+
+	supervisor, err := broker.Dial(env.ctx, broker.Config{
+		URL:            env.globals.AMQPURL,
+		ConnectionName: fmt.Sprintf("meetgraph %s %s/%d", role, hostname, os.Getpid()),
+	}, env.logger)
+	if err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_AMQP_URL (--amqp-url): %w", err)
+	}
+
+	return supervisor, nil
+}
+
+// openObjectStore creates the S3 client and checks that the bucket is
+// there, creating it when missing. Its error names the setting to fix.
+func (env *environment) openObjectStore() (*media.ObjectStore, error) {
+	objects, err := media.NewObjectStore(media.ObjectStoreConfig{
+		Endpoint:  env.globals.S3Endpoint,
+		AccessKey: env.globals.S3AccessKey,
+		SecretKey: env.globals.S3SecretKey,
+		Bucket:    env.globals.S3Bucket,
+		Region:    env.globals.S3Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_S3_ENDPOINT (--s3-endpoint): %w", err)
+	}
+
+	if err := objects.EnsureBucket(env.ctx); err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_S3_ENDPOINT (--s3-endpoint): %w", err)
+	}
+
+	env.logger.Info("object store connected", slog.String("bucket", objects.Address()))
+
+	return objects, nil
+}
+
+// tokens returns the token signer and verifier. Without a configured
+// secret it uses auth.DevSecret, and only when --dev is set.
+func (env *environment) tokens() (*auth.Tokens, error) {
+	secret := env.globals.JWTSecret
+	if secret == "" {
+		if !env.globals.Dev {
+			return nil, errors.New("MEETGRAPH_JWT_SECRET (--jwt-secret) is not set: " +
+				"set a secret of at least 32 bytes, or pass --dev to use the built-in development secret")
+		}
+
+		env.logger.Warn("using the built-in development JWT secret: anyone can sign tokens; never use --dev in production")
+
+		secret = auth.DevSecret
+	}
+
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret:   []byte(secret),
+		Issuer:   env.globals.JWTIssuer,
+		Audience: env.globals.JWTAudience,
+		Leeway:   env.globals.JWTLeeway,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_JWT_SECRET (--jwt-secret): %w", err)
+	}
+
+	return tokens, nil
+}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meetgraph/meetgraph/internal/testenv"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// system is one `meetgraph all` process run in-process on test services.
+type system struct {
+	baseURL     string
+	settings    []string
+	cancel      context.CancelFunc
+	done        chan error
+	databaseURL string
+}
+
+// settingArgs returns the global flags that point meetgraph at this test's
+// database, broker and bucket.
+func settingArgs(t *testing.T, databaseURL string) []string {
+	t.Helper()
+
+	bucket := testenv.Bucket(t)
+
+	return []string{
+		"--database-url", databaseURL,
+		"--amqp-url", testenv.AMQPURL(t),
+		"--s3-endpoint", bucket.Endpoint,
+		"--s3-access-key", bucket.AccessKey,
+		"--s3-secret-key", bucket.SecretKey,
+		"--s3-bucket", bucket.Bucket,
+		"--dev",
+	}
+}
+
+// startSystem runs `meetgraph all` and waits until /readyz answers 200.
+func startSystem(t *testing.T, databaseURL string) *system {
+	t.Helper()
+
+	addr := testenv.FreeAddr(t)
+	s := &system{
+		baseURL:     "http://" + addr,
+		settings:    settingArgs(t, databaseURL),
+		done:        make(chan error, 1),
+		databaseURL: databaseURL,
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+
+	go func() {
+		var stderr bytes.Buffer
+		err := run(ctx, args, &bytes.Buffer{}, &stderr)
+		t.Log(stderr.String())
+		s.done <- err
+	}()
+
+	t.Cleanup(func() { s.stop(t) })
+
+	testenv.Eventually(t, 30*time.Second, func() error {
+		status, body := get(t, s.baseURL+"/readyz")
+		if status != http.StatusOK {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		return nil
+	})
+
+	return s
+}
+
+// stop cancels the process's context and checks that it shuts down cleanly.
+func (s *system) stop(t *testing.T) {
+	t.Helper()
+
+	if s.cancel == nil {
+		return
+	}
+
+	s.cancel()
+	s.cancel = nil
+
+	select {
+	case err := <-s.done:
+		require.NoError(t, err, "meetgraph all should stop cleanly")
+	case <-time.After(30 * time.Second):
+		t.Fatal("meetgraph all did not stop within 30s of cancellation")
+	}
+}
+
+// command runs a meetgraph subcommand with the system's settings and
+// returns its standard output.
+func (s *system) command(t *testing.T, args ...string) string {
+	t.Helper()
+
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append(args, s.settings...), &stdout, &stderr)
+	require.NoError(t, err, "meetgraph %s: %s", strings.Join(args, " "), stderr.String())
+
+	return stdout.String()
+}
+
+func get(t *testing.T, rawURL string) (int, string) {
+	t.Helper()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+
+	response, err := client.Get(rawURL)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer response.Body.Close()
+
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(response.Body)
+
+	return response.StatusCode, body.String()
+}
+
+func TestAllServesSeededUserWithToken(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+	token := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", token, `{ me { id name email } }`, nil)
+	require.Empty(t, response.Errors)
+
+	var data struct {
+		Me struct{ ID, Name, Email string }
+	}
+	require.NoError(t, json.Unmarshal(response.Data, &data))
+	require.Equal(t, store.SeedID("user:alice").String(), data.Me.ID)
+	require.Equal(t, "Alice Archer", data.Me.Name)
+	require.Equal(t, "alice@example.com", data.Me.Email)
+}
+
+func TestAllRejectsMissingToken(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", "", `{ me { id } }`, nil)
+	require.Len(t, response.Errors, 1)
+	require.Equal(t, "UNAUTHENTICATED", response.Errors[0].Code())
+}
+
+func TestTokenForUnknownUserFails(t *testing.T) {
+	t.Parallel()
+
+	var stderr bytes.Buffer
+	args := append([]string{"token", "--user", "nobody@example.com"}, settingArgs(t, testenv.DatabaseURL(t))...)
+	err := run(context.Background(), args, &bytes.Buffer{}, &stderr)
+
+	require.ErrorContains(t, err, `no user with id or e-mail "nobody@example.com"`)
+}
+
+func TestMigrateAndSeedAreIdempotent(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	args := settingArgs(t, databaseURL)
+
+	for range 2 {
+		require.NoError(t, run(context.Background(), append([]string{"migrate"}, args...), &bytes.Buffer{}, &bytes.Buffer{}))
+	}
+
+	var first, second bytes.Buffer
+	require.NoError(t, run(context.Background(), append([]string{"seed"}, args...), &bytes.Buffer{}, &first))
+	require.NoError(t, run(context.Background(), append([]string{"seed"}, args...), &bytes.Buffer{}, &second))
+
+	require.Contains(t, first.String(), "users_inserted=5")
+	require.Contains(t, second.String(), "users_inserted=0")
+	require.Contains(t, second.String(), "meetings_inserted=0")
+}
+
+func TestReadyzFollowsPostgres(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	parsed, err := url.Parse(databaseURL)
+	require.NoError(t, err)
+
+	proxy := testenv.NewProxy(t, parsed.Host)
+	parsed.Host = proxy.Addr
+	s := startSystem(t, parsed.String())
+
+	proxy.Cut()
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		status, body := get(t, s.baseURL+"/readyz")
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, `"postgres"`) {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		var readiness struct{ Checks map[string]string }
+		if err := json.Unmarshal([]byte(body), &readiness); err != nil {
+			return err
+		}
+
+		if readiness.Checks["postgres"] == "ok" || readiness.Checks["rabbitmq"] != "ok" {
+			return fmt.Errorf("want only postgres failing, got %v", readiness.Checks)
+		}
+
+		return nil
+	})
+
+	proxy.Restore()
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if status, body := get(t, s.baseURL+"/readyz"); status != http.StatusOK {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		return nil
+	})
+}
+
+func TestStartupErrorsNameSetting(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	bucket := testenv.Bucket(t)
+	base := []string{
+		"--s3-endpoint", bucket.Endpoint, "--s3-access-key", bucket.AccessKey,
+		"--s3-secret-key", bucket.SecretKey, "--s3-bucket", bucket.Bucket, "--dev",
+	}
+
+	cases := []struct {
+		name    string
+		args    []string
+		setting string
+		address string
+	}{
+		{
+			name:    "unreachable database",
+			args:    []string{"--database-url", "postgres://meetgraph@127.0.0.1:1/meetgraph", "--amqp-url", testenv.AMQPURL(t)},
+			setting: "MEETGRAPH_DATABASE_URL",
+			address: "127.0.0.1:1",
+		},
+		{
+			name:    "malformed database URL",
+			args:    []string{"--database-url", "postgres://%zz", "--amqp-url", testenv.AMQPURL(t)},
+			setting: "MEETGRAPH_DATABASE_URL",
+			address: "invalid database URL",
+		},
+		{
+			name:    "unreachable broker",
+			args:    []string{"--database-url", databaseURL, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/"},
+			setting: "MEETGRAPH_AMQP_URL",
+			address: "127.0.0.1:1",
+		},
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+
+			err := run(ctx, append([]string{"serve", "--http-addr", testenv.FreeAddr(t)}, append(tc.args, base...)...),
+				&bytes.Buffer{}, &bytes.Buffer{})
+
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "\n", "the error must fit on one line")
+			require.Contains(t, err.Error(), tc.setting)
+			require.Contains(t, err.Error(), tc.address)
+			require.False(t, errors.Is(err, context.DeadlineExceeded), "start-up must fail, not hang")
+		})
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	t.Parallel()
+
+	for _, command := range []string{"serve", "work", "all"} {
+		var stdout bytes.Buffer
+		err := run(context.Background(), []string{command, "--help"}, &stdout, &bytes.Buffer{})
+		require.NoError(t, err)
+
+		for _, name := range []string{
+			"MEETGRAPH_DATABASE_URL", "MEETGRAPH_AMQP_URL", "MEETGRAPH_S3_ENDPOINT", "MEETGRAPH_S3_BUCKET",
+			"MEETGRAPH_JWT_SECRET", "MEETGRAPH_DEV", "MEETGRAPH_LOG_LEVEL",
+		} {
+			require.Contains(t, stdout.String(), name, "%s --help", command)
+		}
+	}
+
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"serve", "--help"}, &stdout, &bytes.Buffer{}))
+	require.Contains(t, stdout.String(), "MEETGRAPH_HTTP_ADDR")
+	require.Contains(t, stdout.String(), `--shutdown-timeout=15s`)
+}
+
+func TestMissingSecretWithoutDevFails(t *testing.T) {
+	t.Parallel()
+
+	err := run(context.Background(), []string{"token", "--user", "alice@example.com",
+		"--database-url", "postgres://unused@127.0.0.1:1/x"}, &bytes.Buffer{}, &bytes.Buffer{})
+
+	require.ErrorContains(t, err, "MEETGRAPH_JWT_SECRET")
+	require.ErrorContains(t, err, "--dev")
+}
+
+func TestMeetingVisibleOnlyToParticipants(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+
+	planning := store.SeedID("meeting:planning").String()
+	query := `query($id: ID!) { meeting(id: $id) { id title status creator { name email } } }`
+
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", alice, query, map[string]any{"id": planning})
+	require.Empty(t, response.Errors)
+	require.JSONEq(t, `{"meeting": {"id": "`+planning+`", "title": "Weekly planning", "status": "SCHEDULED",
+		"creator": {"name": "Alice Archer", "email": "alice@example.com"}}}`, string(response.Data))
+
+	bob := strings.TrimSpace(s.command(t, "token", "--user", "bob@example.com"))
+	response = testenv.PostGraphQL(t, s.baseURL+"/query", bob, query, map[string]any{"id": planning})
+	require.Empty(t, response.Errors)
+	require.Contains(t, string(response.Data), `"email":null`, "bob must not see alice's e-mail")
+
+	dave := strings.TrimSpace(s.command(t, "token", "--user", "dave@example.com"))
+	response = testenv.PostGraphQL(t, s.baseURL+"/query", dave, query, map[string]any{"id": planning})
+	require.JSONEq(t, `{"meeting": null}`, string(response.Data))
+	require.Len(t, response.Errors, 1)
+	require.Equal(t, "NOT_FOUND", response.Errors[0].Code())
+
+	response = testenv.PostGraphQL(t, s.baseURL+"/query", alice, query, map[string]any{"id": "not-a-uuid"})
+	require.Len(t, response.Errors, 1)
+	require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+}

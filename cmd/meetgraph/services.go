@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/media"
+	"github.com/meetgraph/meetgraph/server"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// services are the connections that the gateway and the workers share.
+type services struct {
+	pool    *pgxpool.Pool
+	store   *store.Store
+	broker  *broker.Supervisor
+	objects *media.ObjectStore
+}
+
+// openServices connects to PostgreSQL, RabbitMQ and the object store, in
+// that order, and closes what it opened when a later one fails.
+func (env *environment) openServices(role string) (*services, error) {
+	pool, err := env.openDatabase()
+	if err != nil {
+		return nil, err
+	}
+
+	supervisor, err := env.openBroker(role)
+	if err != nil {
+		pool.Close()
+
+		return nil, err
+	}
+
+	objects, err := env.openObjectStore()
+	if err != nil {
+		_ = supervisor.Close()
+		pool.Close()
+
+		return nil, err
+	}
+
+	return &services{pool: pool, store: store.New(pool), broker: supervisor, objects: objects}, nil
+}
+
+// close releases the connections, broker first so that no delivery arrives
+// for a database that is already gone.
+func (s *services) close(logger *slog.Logger) {
+	if err := s.broker.Close(); err != nil {
+		logger.Warn("closing broker connection failed", slog.Any("error", err))
+	}
+
+	s.pool.Close()
+	logger.Info("database pool closed")
+}
+
+// readinessChecks are what /readyz probes: each backing service by name.
+func (s *services) readinessChecks() []server.Check {
+	return []server.Check{
+		{Name: "postgres", Probe: s.pool.Ping},
+		{Name: "rabbitmq", Probe: func(context.Context) error {
+			if !s.broker.Connected() {
+				return errors.New("not connected")
+			}
+
+			return nil
+		}},
+		{Name: "s3", Probe: s.objects.Ping},
+	}
+}

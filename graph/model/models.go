@@ -41,3 +41,24 @@ type Task struct {
 	// MeetingID is resolved to the meeting field.
 	MeetingID string `json:"-"`
 }
+
+type Participant struct {
+	Role      ParticipantRole `json:"role"`
+	InvitedAt time.Time       `json:"invitedAt"`
+	JoinedAt  *time.Time      `json:"joinedAt,omitempty"`
+	// UserID is resolved to the user field by a loader.
+	UserID string `json:"-"`
+}
+
+type Recording struct {
+	ID              string          `json:"id"`
+	Status          RecordingStatus `json:"status"`
+	ContentType     *string         `json:"contentType,omitempty"`
+	SizeBytes       *float64        `json:"sizeBytes,omitempty"`
+	DurationSeconds *float64        `json:"durationSeconds,omitempty"`
+	FailureReason   *string         `json:"failureReason,omitempty"`
+	CreatedAt       time.Time       `json:"createdAt"`
+	// PlaybackObjectKey is presigned into the url field while the recording is READY.
+	PlaybackObjectKey *string `json:"-"`
+	MeetingID         string  `json:"-"`
+}

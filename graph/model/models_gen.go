@@ -7,9 +7,32 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
+// What workers derived from a meeting's recording.
+type Analysis struct {
+	// The transcript, once transcription has finished.
+	Transcript *Transcript `json:"transcript,omitempty"`
+	// A short summary, once summarisation has finished.
+	Summary   *string   `json:"summary,omitempty"`
+	Keywords  []string  `json:"keywords"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 type Query struct {
+}
+
+type Transcript struct {
+	Text     string               `json:"text"`
+	Segments []*TranscriptSegment `json:"segments"`
+}
+
+// One stretch of recognised speech, with times in seconds from the start.
+type TranscriptSegment struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Text  string  `json:"text"`
 }
 
 // Where a meeting is in its life: SCHEDULED → LIVE → ENDED, or CANCELLED.
@@ -123,6 +146,124 @@ func (e *MeetingVisibility) UnmarshalJSON(b []byte) error {
 }
 
 func (e MeetingVisibility) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ParticipantRole string
+
+const (
+	// Starts and ends the meeting.
+	ParticipantRoleHost     ParticipantRole = "HOST"
+	ParticipantRoleAttendee ParticipantRole = "ATTENDEE"
+)
+
+var AllParticipantRole = []ParticipantRole{
+	ParticipantRoleHost,
+	ParticipantRoleAttendee,
+}
+
+func (e ParticipantRole) IsValid() bool {
+	switch e {
+	case ParticipantRoleHost, ParticipantRoleAttendee:
+		return true
+	}
+	return false
+}
+
+func (e ParticipantRole) String() string {
+	return string(e)
+}
+
+func (e *ParticipantRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ParticipantRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ParticipantRole", str)
+	}
+	return nil
+}
+
+func (e ParticipantRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ParticipantRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ParticipantRole) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a recording is: UPLOADING → UPLOADED → PROCESSING → READY, or FAILED.
+type RecordingStatus string
+
+const (
+	RecordingStatusUploading  RecordingStatus = "UPLOADING"
+	RecordingStatusUploaded   RecordingStatus = "UPLOADED"
+	RecordingStatusProcessing RecordingStatus = "PROCESSING"
+	RecordingStatusReady      RecordingStatus = "READY"
+	RecordingStatusFailed     RecordingStatus = "FAILED"
+)
+
+var AllRecordingStatus = []RecordingStatus{
+	RecordingStatusUploading,
+	RecordingStatusUploaded,
+	RecordingStatusProcessing,
+	RecordingStatusReady,
+	RecordingStatusFailed,
+}
+
+func (e RecordingStatus) IsValid() bool {
+	switch e {
+	case RecordingStatusUploading, RecordingStatusUploaded, RecordingStatusProcessing, RecordingStatusReady, RecordingStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e RecordingStatus) String() string {
+	return string(e)
+}
+
+func (e *RecordingStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RecordingStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RecordingStatus", str)
+	}
+	return nil
+}
+
+func (e RecordingStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RecordingStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RecordingStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -96,4 +97,15 @@ func (s *ObjectStore) EnsureBucket(ctx context.Context) error {
 	}
 
 	return nil
+}
+
+// PresignGet returns a URL that downloads key without credentials until
+// expiry passes.
+func (s *ObjectStore) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	presigned, err := s.client.PresignedGetObject(ctx, s.bucket, key, expiry, nil)
+	if err != nil {
+		return "", fmt.Errorf("presign download of %s: %w", key, err)
+	}
+
+	return presigned.String(), nil
 }

@@ -5,12 +5,17 @@ package resolvers
 
 import (
 	"log/slog"
+	"time"
 
+	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
 )
 
 // Resolver carries the dependencies that every resolver shares.
 type Resolver struct {
-	Store  *store.Store
-	Logger *slog.Logger
+	Store   *store.Store
+	Objects *media.ObjectStore
+	Logger  *slog.Logger
+	// RecordingURLExpiry is how long a presigned recording URL stays valid.
+	RecordingURLExpiry time.Duration
 }

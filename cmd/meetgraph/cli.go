@@ -49,6 +49,8 @@ type HTTPFlags struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"MEETGRAPH_SHUTDOWN_TIMEOUT" default:"15s" help:"How long in-flight requests may run after SIGINT or SIGTERM (duration)."`
 	Playground      bool          `name:"playground" env:"MEETGRAPH_PLAYGROUND" help:"Serve the GraphQL Playground at / (always on with --dev)."`
 	Introspection   bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
+	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
+	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
 }
 
 // WorkerFlags are the workers' settings.

@@ -14,6 +14,9 @@ import (
 	"github.com/meetgraph/meetgraph/server"
 )
 
+// maxPresignExpiry is the longest validity that S3 allows for a presigned URL.
+const maxPresignExpiry = 7 * 24 * time.Hour
+
 // ServeCmd runs the gateway.
 type ServeCmd struct {
 	HTTPFlags `embed:""`
@@ -33,6 +36,11 @@ func (c *ServeCmd) Run(env *environment) error {
 // connections and lets in-flight requests finish for up to the shutdown
 // timeout.
 func runGateway(env *environment, flags HTTPFlags, svc *services) error {
+	if flags.RecordingURLExpiry <= 0 || flags.RecordingURLExpiry > maxPresignExpiry {
+		return fmt.Errorf("MEETGRAPH_RECORDING_URL_EXPIRY (--recording-url-expiry) is %s: it must be more than 0 and at most %s",
+			flags.RecordingURLExpiry, maxPresignExpiry)
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
@@ -40,7 +48,12 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 
 	logger := env.logger.With(slog.String("component", "gateway"))
 	schema := graph.NewExecutableSchema(graph.Config{
-		Resolvers: &resolvers.Resolver{Store: svc.store, Logger: logger},
+		Resolvers: &resolvers.Resolver{
+			Store:              svc.store,
+			Objects:            svc.objects,
+			Logger:             logger,
+			RecordingURLExpiry: flags.RecordingURLExpiry,
+		},
 	})
 
 	handler := server.NewHandler(server.Config{

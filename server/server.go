@@ -26,6 +26,14 @@ type Config struct {
 	Introspection bool
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
+	// PersistedQueryCacheSize is how many automatic persisted queries are
+	// remembered by hash (default 1000).
+	PersistedQueryCacheSize int
+	// AllowedOrigins are the browser origins that may call the API from
+	// another site (CORS); empty allows same-origin pages only, and "*" any.
+	AllowedOrigins []string
+	Limits         Limits
+	RateLimit      RateLimit
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -41,7 +49,9 @@ type Deps struct {
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 
-	mux.Handle("/query", deps.Tokens.Middleware(newGraphQLHandler(config, deps)))
+	limits := config.Limits.withDefaults()
+	graphQL := deps.Tokens.Middleware(newRateLimiter(config.RateLimit).middleware(newGraphQLHandler(config, limits, deps)))
+	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 
@@ -54,8 +64,8 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	return withRequestID(withAccessLog(deps.Logger, mux))
 }
 
-func newGraphQLHandler(config Config, deps Deps) *handler.Server {
-	srv := handler.New(deps.Schema)
+func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server {
+	srv := handler.New(listCostSchema{ExecutableSchema: deps.Schema, defaultListSize: limits.DefaultListSize})
 
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -67,6 +77,16 @@ func newGraphQLHandler(config Config, deps Deps) *handler.Server {
 	}
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cacheSize))
+	srv.SetParserTokenLimit(limits.MaxTokens)
+
+	persistedSize := config.PersistedQueryCacheSize
+	if persistedSize <= 0 {
+		persistedSize = 1000
+	}
+
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](persistedSize)})
+	srv.Use(depthLimit{limit: limits.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 
 	if config.Introspection {
 		srv.Use(extension.Introspection{})

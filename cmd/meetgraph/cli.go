@@ -45,10 +45,19 @@ type Globals struct {
 
 // HTTPFlags are the gateway's settings.
 type HTTPFlags struct {
-	HTTPAddr        string        `name:"http-addr" env:"MEETGRAPH_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the gateway listens on (host:port)."`
-	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"MEETGRAPH_SHUTDOWN_TIMEOUT" default:"15s" help:"How long in-flight requests may run after SIGINT or SIGTERM (duration)."`
-	Playground      bool          `name:"playground" env:"MEETGRAPH_PLAYGROUND" help:"Serve the GraphQL Playground at / (always on with --dev)."`
-	Introspection   bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
+	HTTPAddr            string        `name:"http-addr" env:"MEETGRAPH_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the gateway listens on (host:port)."`
+	ShutdownTimeout     time.Duration `name:"shutdown-timeout" env:"MEETGRAPH_SHUTDOWN_TIMEOUT" default:"15s" help:"How long in-flight requests may run after SIGINT or SIGTERM (duration)."`
+	Playground          bool          `name:"playground" env:"MEETGRAPH_PLAYGROUND" help:"Serve the GraphQL Playground at / (always on with --dev)."`
+	Introspection       bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
+	AllowedOrigins      []string      `name:"allowed-origins" env:"MEETGRAPH_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to call the API from other sites (CORS), comma-separated; * allows any. Empty allows same-origin pages only."`
+	MaxDepth            int           `name:"max-depth" env:"MEETGRAPH_MAX_DEPTH" default:"12" help:"Deepest field nesting an operation may have (fields)."`
+	MaxComplexity       int           `name:"max-complexity" env:"MEETGRAPH_MAX_COMPLEXITY" default:"5000" help:"Highest cost an operation may have: 1 per field, lists multiplied by first or by --default-list-size."`
+	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"20" help:"Assumed length of lists without a first argument when costing an operation (items)."`
+	MaxBodyBytes        int64         `name:"max-body-bytes" env:"MEETGRAPH_MAX_BODY_BYTES" default:"1048576" help:"Largest JSON request body (bytes); uploads have their own limit."`
+	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Longest a query or mutation may run (duration)."`
+	RateLimit           float64       `name:"rate-limit" env:"MEETGRAPH_RATE_LIMIT" default:"50" help:"Sustained requests per second per user, or per IP address without a token; 0 disables the limit."`
+	RateBurst           int           `name:"rate-burst" env:"MEETGRAPH_RATE_BURST" default:"100" help:"Requests a caller may send at once before the rate limit applies."`
+	PersistedQueryCache int           `name:"persisted-query-cache" env:"MEETGRAPH_PERSISTED_QUERY_CACHE" default:"1000" help:"Automatic persisted queries remembered by hash (entries)."`
 	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
 	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
 }

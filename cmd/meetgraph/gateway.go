@@ -57,8 +57,18 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	})
 
 	handler := server.NewHandler(server.Config{
-		Playground:    flags.Playground || env.globals.Dev,
-		Introspection: flags.Introspection || env.globals.Dev,
+		Playground:              flags.Playground || env.globals.Dev,
+		Introspection:           flags.Introspection || env.globals.Dev,
+		PersistedQueryCacheSize: flags.PersistedQueryCache,
+		AllowedOrigins:          flags.AllowedOrigins,
+		Limits: server.Limits{
+			MaxDepth:        flags.MaxDepth,
+			MaxComplexity:   flags.MaxComplexity,
+			DefaultListSize: flags.DefaultListSize,
+			MaxBodyBytes:    flags.MaxBodyBytes,
+			RequestTimeout:  flags.RequestTimeout,
+		},
+		RateLimit: server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
 	}, server.Deps{
 		Logger: logger,
 		Schema: schema,

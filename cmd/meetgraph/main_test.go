@@ -45,8 +45,9 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 	}
 }
 
-// startSystem runs `meetgraph all` and waits until /readyz answers 200.
-func startSystem(t *testing.T, databaseURL string) *system {
+// startSystem runs `meetgraph all` with extra flags and waits until
+// /readyz answers 200.
+func startSystem(t *testing.T, databaseURL string, extra ...string) *system {
 	t.Helper()
 
 	addr := testenv.FreeAddr(t)
@@ -60,7 +61,7 @@ func startSystem(t *testing.T, databaseURL string) *system {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+	args := append(append([]string{"all", "--http-addr", addr}, s.settings...), extra...)
 
 	go func() {
 		var stderr bytes.Buffer

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meetgraph/meetgraph/internal/testenv"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// limitedSystem is a seeded system with small limits, and alice's token.
+func limitedSystem(t *testing.T, extra ...string) (*system, string) {
+	t.Helper()
+
+	s := startSystem(t, testenv.DatabaseURL(t), extra...)
+	s.command(t, "seed")
+
+	return s, strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+}
+
+func TestDepthLimit(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--max-depth", "3")
+	variables := map[string]any{"id": store.SeedID("meeting:planning").String()}
+
+	allowed := testenv.PostGraphQL(t, s.baseURL+"/query", token,
+		`query($id: ID!) { meeting(id: $id) { creator { name } } }`, variables)
+	require.Empty(t, allowed.Errors)
+
+	refused := testenv.PostGraphQL(t, s.baseURL+"/query", token,
+		`query($id: ID!) { meeting(id: $id) { ...M } } fragment M on Meeting { creator { ... on User { name } } title }`,
+		variables)
+	require.Empty(t, refused.Errors, "fragments and inline fragments add no depth of their own")
+
+	refused = testenv.PostGraphQL(t, s.baseURL+"/query", token,
+		`query($id: ID!) { task(id: $id) { meeting { creator { name } } } }`, variables)
+	require.Len(t, refused.Errors, 1)
+	require.Equal(t, "BAD_USER_INPUT", refused.Errors[0].Code())
+	require.Contains(t, refused.Errors[0].Message, "limit of 3")
+	require.Equal(t, "null", string(refused.Data))
+}
+
+func TestComplexityLimitCountsAliases(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--max-complexity", "10")
+
+	allowed := testenv.PostGraphQL(t, s.baseURL+"/query", token, `{ me { id name } }`, nil)
+	require.Empty(t, allowed.Errors)
+
+	var aliases strings.Builder
+	for i := range 20 {
+		aliases.WriteString(" a" + string(rune('a'+i)) + ": me { id }")
+	}
+
+	refused := testenv.PostGraphQL(t, s.baseURL+"/query", token, "{"+aliases.String()+" }", nil)
+	require.Len(t, refused.Errors, 1)
+	require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", refused.Errors[0].Code())
+}
+
+func TestIntrospectionAllowedInDevelopment(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t)
+
+	// GraphiQL's introspection query nests ofType seven levels below a field's type.
+	typeRef := "name"
+	for range 7 {
+		typeRef = "name ofType { " + typeRef + " }"
+	}
+
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", token,
+		"{ __schema { types { name fields { name type { "+typeRef+" } } } } }", nil)
+	require.Empty(t, response.Errors)
+	require.Contains(t, string(response.Data), `"Meeting"`)
+}
+
+func TestRateLimitAnswers429(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--rate-limit", "1", "--rate-burst", "2")
+
+	statuses := make([]int, 0, 3)
+	retryAfter := ""
+
+	for range 3 {
+		request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", strings.NewReader(`{"query":"{ me { id } }"}`))
+		require.NoError(t, err)
+		request.Header.Set("Content-Type", "application/json")
+		request.Header.Set("Authorization", "Bearer "+token)
+
+		response, err := http.DefaultClient.Do(request)
+		require.NoError(t, err)
+		_ = response.Body.Close()
+
+		statuses = append(statuses, response.StatusCode)
+		retryAfter = response.Header.Get("Retry-After")
+	}
+
+	require.Equal(t, []int{200, 200, 429}, statuses)
+	require.Equal(t, "1", retryAfter)
+
+	// Another user has a bucket of their own.
+	bob := strings.TrimSpace(s.command(t, "token", "--user", "bob@example.com"))
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", bob, `{ me { id } }`, nil)
+	require.Equal(t, http.StatusOK, response.Status)
+}
+
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--max-body-bytes", "200")
+
+	small := testenv.PostGraphQL(t, s.baseURL+"/query", token, `{ me { id } }`, nil)
+	require.Empty(t, small.Errors)
+
+	padding := strings.Repeat(" ", 300)
+	request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query",
+		strings.NewReader(`{"query":"{ me { id }`+padding+`"}`))
+	require.NoError(t, err)
+	request.Header.Set("Content-Type", "application/json")
+
+	response, err := http.DefaultClient.Do(request)
+	require.NoError(t, err)
+	defer response.Body.Close()
+
+	require.Equal(t, http.StatusRequestEntityTooLarge, response.StatusCode)
+
+	var body testenv.GraphQLResponse
+	require.NoError(t, json.NewDecoder(response.Body).Decode(&body))
+	require.Len(t, body.Errors, 1)
+	require.Contains(t, body.Errors[0].Message, "limit of 200 bytes")
+}
+
+func TestPersistedQueries(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t)
+	query := `{ me { name } }`
+	sum := sha256.Sum256([]byte(query))
+	extensions := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+
+	post := func(body map[string]any) testenv.GraphQLResponse {
+		encoded, err := json.Marshal(body)
+		require.NoError(t, err)
+
+		request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", bytes.NewReader(encoded))
+		require.NoError(t, err)
+		request.Header.Set("Content-Type", "application/json")
+		request.Header.Set("Authorization", "Bearer "+token)
+
+		response, err := http.DefaultClient.Do(request)
+		require.NoError(t, err)
+		defer response.Body.Close()
+
+		var decoded testenv.GraphQLResponse
+		require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
+
+		return decoded
+	}
+
+	unknown := post(map[string]any{"extensions": extensions})
+	require.Len(t, unknown.Errors, 1)
+	require.Equal(t, "PersistedQueryNotFound", unknown.Errors[0].Message, "the message Apollo's persisted-query link looks for")
+	require.Equal(t, "PERSISTED_QUERY_NOT_FOUND", unknown.Errors[0].Code())
+
+	registered := post(map[string]any{"query": query, "extensions": extensions})
+	require.Empty(t, registered.Errors)
+
+	byHash := post(map[string]any{"extensions": extensions})
+	require.Empty(t, byHash.Errors)
+	require.JSONEq(t, `{"me": {"name": "Alice Archer"}}`, string(byHash.Data))
+}
+
+func TestCORSAllowList(t *testing.T) {
+	t.Parallel()
+
+	s, _ := limitedSystem(t, "--allowed-origins", "https://app.example.com")
+
+	preflight := func(origin string) *http.Response {
+		request, err := http.NewRequest(http.MethodOptions, s.baseURL+"/query", nil)
+		require.NoError(t, err)
+		request.Header.Set("Origin", origin)
+		request.Header.Set("Access-Control-Request-Method", http.MethodPost)
+		request.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+
+		client := &http.Client{Timeout: 10 * time.Second}
+		response, err := client.Do(request)
+		require.NoError(t, err)
+		_ = response.Body.Close()
+
+		return response
+	}
+
+	allowed := preflight("https://app.example.com")
+	require.Equal(t, "https://app.example.com", allowed.Header.Get("Access-Control-Allow-Origin"))
+
+	refused := preflight("https://evil.example.net")
+	require.Empty(t, refused.Header.Get("Access-Control-Allow-Origin"))
+}

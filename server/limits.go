@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Limits bound what one request may cost. Zero values take the defaults
+// listed on each field.
+type Limits struct {
+	// MaxDepth is the deepest field nesting an operation may have (default 12).
+	MaxDepth int
+	// MaxComplexity is the highest cost an operation may have (default 5000):
+	// each field costs 1, a list with `first` costs first times its
+	// selection, and a list without it DefaultListSize times.
+	MaxComplexity int
+	// DefaultListSize is the assumed length of lists without `first` (default 20).
+	DefaultListSize int
+	// MaxBodyBytes bounds a JSON or GET request (default 1 MiB); uploads have their own limit.
+	MaxBodyBytes int64
+	// MaxTokens bounds how many tokens the parser reads from one query
+	// (default 15000), so that a huge query is rejected before validation.
+	MaxTokens int
+	// RequestTimeout bounds one query or mutation (default 30 s).
+	RequestTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 12
+	}
+
+	if l.MaxComplexity <= 0 {
+		l.MaxComplexity = 5000
+	}
+
+	if l.DefaultListSize <= 0 {
+		l.DefaultListSize = 20
+	}
+
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = 1 << 20
+	}
+
+	if l.MaxTokens <= 0 {
+		l.MaxTokens = 15000
+	}
+
+	if l.RequestTimeout <= 0 {
+		l.RequestTimeout = 30 * time.Second
+	}
+
+	return l
+}
+
+// limitRequest bounds the body of non-multipart requests and the time a
+// request may take. WebSocket upgrades and event streams are left alone:
+// they live as long as their subscriptions.
+func limitRequest(limits Limits, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isLongLived(r) {
+			next.ServeHTTP(w, r)
+
+			return
+		}
+
+		mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mediaType != "multipart/form-data" {
+			if r.ContentLength > limits.MaxBodyBytes {
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
+					"request body is larger than the limit of "+strconv.FormatInt(limits.MaxBodyBytes, 10)+" bytes")
+
+				return
+			}
+
+			r.Body = http.MaxBytesReader(w, r.Body, limits.MaxBodyBytes)
+		}
+
+		ctx, cancel := context.WithTimeout(r.Context(), limits.RequestTimeout)
+		defer cancel()
+
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func isLongLived(r *http.Request) bool {
+	if r.Header.Get("Upgrade") != "" {
+		return true
+	}
+
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Accept"))
+
+	return mediaType == "text/event-stream"
+}
+
+// writeGraphQLError answers outside the GraphQL executor with a body that
+// GraphQL clients can read.
+func writeGraphQLError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}},
+	})
+}

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"time"
@@ -21,10 +22,16 @@ const DevSecret = "meetgraph-development-secret-not-for-production"
 // asks for a key at least as long as the hash output (256 bits).
 const MinSecretLength = 32
 
-// TokenConfig sets how tokens are signed and checked.
+// TokenConfig sets how tokens are signed and checked: with PublicKey set,
+// tokens must be RS256 and Secret is not used; otherwise they must be HS256
+// with Secret.
 type TokenConfig struct {
 	// Secret is the HS256 key.
 	Secret []byte
+	// PublicKey verifies RS256 tokens issued by an identity provider.
+	PublicKey *rsa.PublicKey
+	// PrivateKey signs RS256 tokens; only the token command needs it.
+	PrivateKey *rsa.PrivateKey
 	// Issuer, when set, is written to the iss claim and required on verification.
 	Issuer string
 	// Audience, when set, is written to the aud claim and required on verification.
@@ -36,17 +43,28 @@ type TokenConfig struct {
 // Tokens signs and verifies meetgraph's JWTs.
 type Tokens struct {
 	config TokenConfig
+	method jwt.SigningMethod
 	parser *jwt.Parser
 }
 
 // NewTokens checks config and returns a Tokens.
 func NewTokens(config TokenConfig) (*Tokens, error) {
-	if len(config.Secret) < MinSecretLength {
-		return nil, fmt.Errorf("JWT secret is %d bytes long; it must be at least %d", len(config.Secret), MinSecretLength)
+	method := jwt.SigningMethod(jwt.SigningMethodHS256)
+
+	switch {
+	case config.PublicKey != nil:
+		method = jwt.SigningMethodRS256
+		if config.PublicKey.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("JWT public key has %d bits; RS256 needs at least 2048", config.PublicKey.N.BitLen())
+		}
+	case len(config.Secret) < MinSecretLength:
+		return nil, fmt.Errorf("JWT secret is %d bytes long, but it must be at least %d", len(config.Secret), MinSecretLength)
 	}
 
+	// Only the configured algorithm is accepted, so that a token cannot pick
+	// HS256 and use the public key as its secret.
 	options := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithValidMethods([]string{method.Alg()}),
 		jwt.WithLeeway(config.Leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -59,7 +77,30 @@ func NewTokens(config TokenConfig) (*Tokens, error) {
 		options = append(options, jwt.WithAudience(config.Audience))
 	}
 
-	return &Tokens{config: config, parser: jwt.NewParser(options...)}, nil
+	return &Tokens{config: config, method: method, parser: jwt.NewParser(options...)}, nil
+}
+
+// verificationKey is the key that checks signatures for the configured algorithm.
+func (t *Tokens) verificationKey() any {
+	if t.config.PublicKey != nil {
+		return t.config.PublicKey
+	}
+
+	return t.config.Secret
+}
+
+// signingKey is the key that signs tokens, or an error when meetgraph only
+// verifies tokens that another service issues.
+func (t *Tokens) signingKey() (any, error) {
+	if t.config.PublicKey == nil {
+		return t.config.Secret, nil
+	}
+
+	if t.config.PrivateKey == nil {
+		return nil, errors.New("tokens are RS256: set the private key file to sign one")
+	}
+
+	return t.config.PrivateKey, nil
 }
 
 // Sign returns a token for userID that expires after ttl.
@@ -76,7 +117,12 @@ func (t *Tokens) Sign(userID uuid.UUID, ttl time.Duration) (string, error) {
 		claims.Audience = jwt.ClaimStrings{t.config.Audience}
 	}
 
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.config.Secret)
+	key, err := t.signingKey()
+	if err != nil {
+		return "", err
+	}
+
+	signed, err := jwt.NewWithClaims(t.method, claims).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
@@ -91,7 +137,7 @@ func (t *Tokens) Verify(token string) (uuid.UUID, error) {
 	var claims jwt.RegisteredClaims
 
 	_, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
-		return t.config.Secret, nil
+		return t.verificationKey(), nil
 	})
 	if err != nil {
 		return uuid.Nil, apperr.Wrap(err, apperr.Unauthenticated, describeTokenError(err))

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -157,4 +159,44 @@ func TestMiddlewareRecordsCaller(t *testing.T) {
 			require.Contains(t, gotErr.Error(), tc.wantMessage)
 		})
 	}
+}
+
+func TestRS256Tokens(t *testing.T) {
+	t.Parallel()
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+
+	signer := newTestTokens(t, TokenConfig{PublicKey: &key.PublicKey, PrivateKey: key, Issuer: "idp"})
+	verifier := newTestTokens(t, TokenConfig{PublicKey: &key.PublicKey, Issuer: "idp"})
+	userID := uuid.New()
+
+	token, err := signer.Sign(userID, time.Hour)
+	require.NoError(t, err)
+
+	got, err := verifier.Verify(token)
+	require.NoError(t, err)
+	require.Equal(t, userID, got)
+
+	_, err = verifier.Sign(userID, time.Hour)
+	require.ErrorContains(t, err, "private key")
+
+	// An HS256 token keyed with the public key's bytes must not pass.
+	confused := newTestTokens(t, TokenConfig{Secret: key.PublicKey.N.Bytes(), Issuer: "idp"})
+	forged, err := confused.Sign(userID, time.Hour)
+	require.NoError(t, err)
+
+	_, err = verifier.Verify(forged)
+	require.Error(t, err)
+	require.Equal(t, apperr.Unauthenticated, apperr.CodeOf(err))
+}
+
+func TestRS256RejectsShortKey(t *testing.T) {
+	t.Parallel()
+
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+
+	_, err = NewTokens(TokenConfig{PublicKey: &key.PublicKey})
+	require.ErrorContains(t, err, "at least 2048")
 }

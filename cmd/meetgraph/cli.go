@@ -26,21 +26,23 @@ type CLI struct {
 
 // Globals are the settings that every subcommand shares.
 type Globals struct {
-	DatabaseURL      string        `name:"database-url" env:"MEETGRAPH_DATABASE_URL" default:"postgres://meetgraph:meetgraph@127.0.0.1:5432/meetgraph?sslmode=disable" help:"PostgreSQL connection URL."`
-	DatabaseMaxConns int32         `name:"database-max-conns" env:"MEETGRAPH_DATABASE_MAX_CONNS" default:"0" help:"Maximum open PostgreSQL connections; 0 means the larger of 4 and the number of CPUs."`
-	AMQPURL          string        `name:"amqp-url" env:"MEETGRAPH_AMQP_URL" default:"amqp://guest:guest@127.0.0.1:5672/" help:"RabbitMQ AMQP 0-9-1 URL."`
-	S3Endpoint       string        `name:"s3-endpoint" env:"MEETGRAPH_S3_ENDPOINT" default:"http://127.0.0.1:9000" help:"S3-compatible object store URL; https enables TLS."`
-	S3AccessKey      string        `name:"s3-access-key" env:"MEETGRAPH_S3_ACCESS_KEY" default:"meetgraph" help:"S3 access key id."`
-	S3SecretKey      string        `name:"s3-secret-key" env:"MEETGRAPH_S3_SECRET_KEY" default:"meetgraph-secret" help:"S3 secret access key."`
-	S3Bucket         string        `name:"s3-bucket" env:"MEETGRAPH_S3_BUCKET" default:"meetgraph" help:"S3 bucket for recordings and transcripts."`
-	S3Region         string        `name:"s3-region" env:"MEETGRAPH_S3_REGION" default:"us-east-1" help:"S3 region."`
-	JWTSecret        string        `name:"jwt-secret" env:"MEETGRAPH_JWT_SECRET" help:"HS256 secret for bearer tokens, at least 32 bytes. Required unless --dev is set."`
-	JWTIssuer        string        `name:"jwt-issuer" env:"MEETGRAPH_JWT_ISSUER" default:"meetgraph" help:"Issuer written to and required in tokens; empty disables the check."`
-	JWTAudience      string        `name:"jwt-audience" env:"MEETGRAPH_JWT_AUDIENCE" default:"meetgraph" help:"Audience written to and required in tokens; empty disables the check."`
-	JWTLeeway        time.Duration `name:"jwt-leeway" env:"MEETGRAPH_JWT_LEEWAY" default:"30s" help:"Clock skew tolerated when checking token times (duration, for example 30s)."`
-	Dev              bool          `name:"dev" env:"MEETGRAPH_DEV" help:"Development mode: use a built-in JWT secret when none is set, and serve the Playground and introspection."`
-	LogLevel         string        `name:"log-level" env:"MEETGRAPH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Lowest level logged: debug, info, warn or error."`
-	LogFormat        string        `name:"log-format" env:"MEETGRAPH_LOG_FORMAT" default:"text" enum:"text,json" help:"Log line format: text or json."`
+	DatabaseURL       string        `name:"database-url" env:"MEETGRAPH_DATABASE_URL" default:"postgres://meetgraph:meetgraph@127.0.0.1:5432/meetgraph?sslmode=disable" help:"PostgreSQL connection URL."`
+	DatabaseMaxConns  int32         `name:"database-max-conns" env:"MEETGRAPH_DATABASE_MAX_CONNS" default:"0" help:"Maximum open PostgreSQL connections; 0 means the larger of 4 and the number of CPUs."`
+	AMQPURL           string        `name:"amqp-url" env:"MEETGRAPH_AMQP_URL" default:"amqp://guest:guest@127.0.0.1:5672/" help:"RabbitMQ AMQP 0-9-1 URL."`
+	S3Endpoint        string        `name:"s3-endpoint" env:"MEETGRAPH_S3_ENDPOINT" default:"http://127.0.0.1:9000" help:"S3-compatible object store URL; https enables TLS."`
+	S3AccessKey       string        `name:"s3-access-key" env:"MEETGRAPH_S3_ACCESS_KEY" default:"meetgraph" help:"S3 access key id."`
+	S3SecretKey       string        `name:"s3-secret-key" env:"MEETGRAPH_S3_SECRET_KEY" default:"meetgraph-secret" help:"S3 secret access key."`
+	S3Bucket          string        `name:"s3-bucket" env:"MEETGRAPH_S3_BUCKET" default:"meetgraph" help:"S3 bucket for recordings and transcripts."`
+	S3Region          string        `name:"s3-region" env:"MEETGRAPH_S3_REGION" default:"us-east-1" help:"S3 region."`
+	JWTSecret         string        `name:"jwt-secret" env:"MEETGRAPH_JWT_SECRET" help:"HS256 secret for bearer tokens, at least 32 bytes. Required unless --dev is set."`
+	JWTPublicKeyFile  string        `name:"jwt-public-key-file" env:"MEETGRAPH_JWT_PUBLIC_KEY_FILE" type:"path" help:"PEM file with an RSA public key: tokens must then be RS256 signed with its private key, and the JWT secret is not used."`
+	JWTPrivateKeyFile string        `name:"jwt-private-key-file" env:"MEETGRAPH_JWT_PRIVATE_KEY_FILE" type:"path" help:"PEM file with the RSA private key that the token command signs RS256 tokens with."`
+	JWTIssuer         string        `name:"jwt-issuer" env:"MEETGRAPH_JWT_ISSUER" default:"meetgraph" help:"Issuer written to and required in tokens; empty disables the check."`
+	JWTAudience       string        `name:"jwt-audience" env:"MEETGRAPH_JWT_AUDIENCE" default:"meetgraph" help:"Audience written to and required in tokens; empty disables the check."`
+	JWTLeeway         time.Duration `name:"jwt-leeway" env:"MEETGRAPH_JWT_LEEWAY" default:"30s" help:"Clock skew tolerated when checking token times (duration, for example 30s)."`
+	Dev               bool          `name:"dev" env:"MEETGRAPH_DEV" help:"Development mode: use a built-in JWT secret when none is set, and serve the Playground and introspection."`
+	LogLevel          string        `name:"log-level" env:"MEETGRAPH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Lowest level logged: debug, info, warn or error."`
+	LogFormat         string        `name:"log-format" env:"MEETGRAPH_LOG_FORMAT" default:"text" enum:"text,json" help:"Log line format: text or json."`
 }
 
 // HTTPFlags are the gateway's settings.

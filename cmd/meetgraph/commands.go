@@ -52,6 +52,10 @@ type TokenCmd struct {
 }
 
 func (c *TokenCmd) Run(env *environment) error {
+	if c.TTL <= 0 {
+		return fmt.Errorf("--ttl is %s: a token must stay valid for a positive duration", c.TTL)
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err

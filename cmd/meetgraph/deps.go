@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meetgraph/meetgraph/auth"
@@ -67,30 +68,76 @@ func (env *environment) openObjectStore() (*media.ObjectStore, error) {
 	return objects, nil
 }
 
-// tokens returns the token signer and verifier. Without a configured
-// secret it uses auth.DevSecret, and only when --dev is set.
+// tokens returns the token signer and verifier: RS256 when a public key
+// file is set, else HS256 with the secret. Without either it uses
+// auth.DevSecret, and only when --dev is set.
 func (env *environment) tokens() (*auth.Tokens, error) {
-	secret := env.globals.JWTSecret
-	if secret == "" {
-		if !env.globals.Dev {
-			return nil, errors.New("MEETGRAPH_JWT_SECRET (--jwt-secret) is not set: " +
-				"set a secret of at least 32 bytes, or pass --dev to use the built-in development secret")
-		}
-
-		env.logger.Warn("using the built-in development JWT secret: anyone can sign tokens; never use --dev in production")
-
-		secret = auth.DevSecret
-	}
-
-	tokens, err := auth.NewTokens(auth.TokenConfig{
-		Secret:   []byte(secret),
+	config := auth.TokenConfig{
 		Issuer:   env.globals.JWTIssuer,
 		Audience: env.globals.JWTAudience,
 		Leeway:   env.globals.JWTLeeway,
-	})
+	}
+
+	if env.globals.JWTPublicKeyFile != "" {
+		if err := env.loadRSAKeys(&config); err != nil {
+			return nil, err
+		}
+	} else {
+		secret, err := env.jwtSecret()
+		if err != nil {
+			return nil, err
+		}
+
+		config.Secret = []byte(secret)
+	}
+
+	tokens, err := auth.NewTokens(config)
 	if err != nil {
-		return nil, fmt.Errorf("MEETGRAPH_JWT_SECRET (--jwt-secret): %w", err)
+		return nil, fmt.Errorf("MEETGRAPH_JWT_SECRET or MEETGRAPH_JWT_PUBLIC_KEY_FILE: %w", err)
 	}
 
 	return tokens, nil
+}
+
+func (env *environment) jwtSecret() (string, error) {
+	if env.globals.JWTSecret != "" {
+		return env.globals.JWTSecret, nil
+	}
+
+	if !env.globals.Dev {
+		return "", errors.New("MEETGRAPH_JWT_SECRET (--jwt-secret) is not set: " +
+			"set a secret of at least 32 bytes, or pass --dev to use the built-in development secret")
+	}
+
+	env.logger.Warn("using the built-in development JWT secret: anyone can sign tokens; never use --dev in production")
+
+	return auth.DevSecret, nil
+}
+
+func (env *environment) loadRSAKeys(config *auth.TokenConfig) error {
+	pem, err := os.ReadFile(env.globals.JWTPublicKeyFile)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_JWT_PUBLIC_KEY_FILE (--jwt-public-key-file): %w", err)
+	}
+
+	config.PublicKey, err = jwt.ParseRSAPublicKeyFromPEM(pem)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_JWT_PUBLIC_KEY_FILE (--jwt-public-key-file) %s: %w", env.globals.JWTPublicKeyFile, err)
+	}
+
+	if env.globals.JWTPrivateKeyFile == "" {
+		return nil
+	}
+
+	pem, err = os.ReadFile(env.globals.JWTPrivateKeyFile)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_JWT_PRIVATE_KEY_FILE (--jwt-private-key-file): %w", err)
+	}
+
+	config.PrivateKey, err = jwt.ParseRSAPrivateKeyFromPEM(pem)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_JWT_PRIVATE_KEY_FILE (--jwt-private-key-file) %s: %w", env.globals.JWTPrivateKeyFile, err)
+	}
+
+	return nil
 }

@@ -56,25 +56,47 @@ func FuzzGraphQLHandler(f *testing.F) {
 			return
 		}
 
-		var response struct {
-			Data   json.RawMessage  `json:"data"`
-			Errors []map[string]any `json:"errors"`
-		}
-
-		if err := json.Unmarshal(recorder.Body.Bytes(), &response); err != nil {
-			t.Fatalf("status %d, body is not JSON (%v) for %q: %s", status, err, payload, recorder.Body.String())
-		}
-
-		if response.Data == nil && response.Errors == nil {
-			t.Fatalf("status %d, neither data nor errors for %q: %s", status, payload, recorder.Body.String())
-		}
-
-		for _, e := range response.Errors {
-			if _, ok := e["message"].(string); !ok {
-				t.Fatalf("error without a message for %q: %s", payload, recorder.Body.String())
+		body := bytes.TrimSpace(recorder.Body.Bytes())
+		if len(body) > 0 && body[0] == '[' {
+			var batch []json.RawMessage
+			if err := json.Unmarshal(body, &batch); err != nil {
+				t.Fatalf("status %d, batch body is not a JSON array (%v) for %q: %s", status, err, payload, body)
 			}
+
+			for _, item := range batch {
+				checkGraphQLResponse(t, item, payload)
+			}
+
+			return
 		}
+
+		checkGraphQLResponse(t, body, payload)
 	})
+}
+
+// checkGraphQLResponse fails the test unless body is a GraphQL response
+// object with data or errors, each error with a message.
+func checkGraphQLResponse(t *testing.T, body []byte, payload []byte) {
+	t.Helper()
+
+	var response struct {
+		Data   json.RawMessage  `json:"data"`
+		Errors []map[string]any `json:"errors"`
+	}
+
+	if err := json.Unmarshal(body, &response); err != nil {
+		t.Fatalf("body is not a JSON object (%v) for %q: %s", err, payload, body)
+	}
+
+	if response.Data == nil && response.Errors == nil {
+		t.Fatalf("neither data nor errors for %q: %s", payload, body)
+	}
+
+	for _, e := range response.Errors {
+		if _, ok := e["message"].(string); !ok {
+			t.Fatalf("error without a message for %q: %s", payload, body)
+		}
+	}
 }
 
 // fuzzRequest shapes payload as one of the request forms clients send:

@@ -25,8 +25,11 @@ type Limits struct {
 	// MaxTokens bounds how many tokens the parser reads from one query
 	// (default 15000), so that a huge query is rejected before validation.
 	MaxTokens int
-	// RequestTimeout bounds one query or mutation (default 30 s).
+	// RequestTimeout bounds one query or mutation (default 30 s), or a whole batch.
 	RequestTimeout time.Duration
+	// MaxBatchOperations bounds how many operations one batched request may
+	// hold (default 10).
+	MaxBatchOperations int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +51,10 @@ func (l Limits) withDefaults() Limits {
 
 	if l.MaxTokens <= 0 {
 		l.MaxTokens = 15000
+	}
+
+	if l.MaxBatchOperations <= 0 {
+		l.MaxBatchOperations = 10
 	}
 
 	if l.RequestTimeout <= 0 {

@@ -50,7 +50,8 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 
 	limits := config.Limits.withDefaults()
-	graphQL := deps.Tokens.Middleware(newRateLimiter(config.RateLimit).middleware(newGraphQLHandler(config, limits, deps)))
+	graphQL := deps.Tokens.Middleware(batchHandler(limits.MaxBatchOperations,
+		newRateLimiter(config.RateLimit).middleware(newGraphQLHandler(config, limits, deps))))
 	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))

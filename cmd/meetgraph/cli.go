@@ -57,6 +57,7 @@ type HTTPFlags struct {
 	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"20" help:"Assumed length of lists without a first argument when costing an operation (items)."`
 	MaxBodyBytes        int64         `name:"max-body-bytes" env:"MEETGRAPH_MAX_BODY_BYTES" default:"1048576" help:"Largest JSON request body (bytes); uploads have their own limit."`
 	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Longest a query or mutation may run (duration)."`
+	MaxBatchOperations  int           `name:"max-batch-operations" env:"MEETGRAPH_MAX_BATCH_OPERATIONS" default:"10" help:"Most operations one batched request (a JSON array) may hold."`
 	RateLimit           float64       `name:"rate-limit" env:"MEETGRAPH_RATE_LIMIT" default:"50" help:"Sustained requests per second per user, or per IP address without a token; 0 disables the limit."`
 	RateBurst           int           `name:"rate-burst" env:"MEETGRAPH_RATE_BURST" default:"100" help:"Requests a caller may send at once before the rate limit applies."`
 	PersistedQueryCache int           `name:"persisted-query-cache" env:"MEETGRAPH_PERSISTED_QUERY_CACHE" default:"1000" help:"Automatic persisted queries remembered by hash (entries)."`

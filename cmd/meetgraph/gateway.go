@@ -62,11 +62,12 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		PersistedQueryCacheSize: flags.PersistedQueryCache,
 		AllowedOrigins:          flags.AllowedOrigins,
 		Limits: server.Limits{
-			MaxDepth:        flags.MaxDepth,
-			MaxComplexity:   flags.MaxComplexity,
-			DefaultListSize: flags.DefaultListSize,
-			MaxBodyBytes:    flags.MaxBodyBytes,
-			RequestTimeout:  flags.RequestTimeout,
+			MaxDepth:           flags.MaxDepth,
+			MaxComplexity:      flags.MaxComplexity,
+			DefaultListSize:    flags.DefaultListSize,
+			MaxBodyBytes:       flags.MaxBodyBytes,
+			RequestTimeout:     flags.RequestTimeout,
+			MaxBatchOperations: flags.MaxBatchOperations,
 		},
 		RateLimit: server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
 	}, server.Deps{

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -206,4 +207,44 @@ func TestCORSAllowList(t *testing.T) {
 
 	refused := preflight("https://evil.example.net")
 	require.Empty(t, refused.Header.Get("Access-Control-Allow-Origin"))
+}
+
+func TestBatchedOperations(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--max-batch-operations", "2")
+
+	send := func(body string) (int, []testenv.GraphQLResponse) {
+		request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", strings.NewReader(body))
+		require.NoError(t, err)
+		request.Header.Set("Content-Type", "application/json")
+		request.Header.Set("Authorization", "Bearer "+token)
+
+		response, err := http.DefaultClient.Do(request)
+		require.NoError(t, err)
+		defer response.Body.Close()
+
+		raw, err := io.ReadAll(response.Body)
+		require.NoError(t, err)
+
+		var batch []testenv.GraphQLResponse
+		if json.Unmarshal(raw, &batch) != nil {
+			var single testenv.GraphQLResponse
+			require.NoError(t, json.Unmarshal(raw, &single), "%s", raw)
+			batch = []testenv.GraphQLResponse{single}
+		}
+
+		return response.StatusCode, batch
+	}
+
+	status, batch := send(`[{"query":"{ me { name } }"},{"query":"{ nope }"}]`)
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, batch, 2)
+	require.JSONEq(t, `{"me": {"name": "Alice Archer"}}`, string(batch[0].Data))
+	require.Len(t, batch[1].Errors, 1, "a bad operation fails alone")
+
+	status, batch = send(`[{"query":"{ me { id } }"},{"query":"{ me { id } }"},{"query":"{ me { id } }"}]`)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Len(t, batch, 1)
+	require.Contains(t, batch[0].Errors[0].Message, "1 to 2 operations")
 }

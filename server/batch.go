@@ -10,7 +10,7 @@ import (
 )
 
 // batchHandler runs a JSON array of operations, as Apollo's BatchHttpLink
-// sends them, one after another through next, and answers with the array
+// sends them, one after another through next, and writes the array
 // of their responses in the same order. Each operation passes through next
 // on its own, so rate limits and errors apply per operation. A batch larger
 // than maxOperations is rejected whole.
@@ -78,8 +78,8 @@ func runOperation(next http.Handler, r *http.Request, operation json.RawMessage)
 	return json.RawMessage(bytes.TrimSpace(recorder.body.Bytes()))
 }
 
-// bufferedResponse collects one operation's response in memory; operations
-// answer with a small JSON document.
+// bufferedResponse collects one operation's response in memory, which is
+// a small JSON document.
 type bufferedResponse struct {
 	header http.Header
 	body   bytes.Buffer

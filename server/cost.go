@@ -93,7 +93,16 @@ func (d depthLimit) MutateOperationContext(_ context.Context, opCtx *graphql.Ope
 		return nil
 	}
 
-	depth := selectionDepth(operation.SelectionSet, map[string]bool{})
+	depth := 0
+
+	visitFields(operation.SelectionSet, 1, map[string]bool{}, func(field *ast.Field, fieldDepth int) bool {
+		depth = max(depth, fieldDepth)
+
+		// Introspection is bounded by gqlparser's MaxIntrospectionDepth rule;
+		// its nesting of ofType would otherwise exceed any useful limit.
+		return !strings.HasPrefix(field.Name, "__")
+	})
+
 	if depth <= d.limit {
 		return nil
 	}
@@ -104,38 +113,68 @@ func (d depthLimit) MutateOperationContext(_ context.Context, opCtx *graphql.Ope
 	return err
 }
 
-// selectionDepth returns how many fields deep set reaches. visiting guards
-// against fragment cycles, which validation rejects before this runs but
-// which must not hang the server if validation ever lets one through.
-func selectionDepth(set ast.SelectionSet, visiting map[string]bool) int {
-	deepest := 0
-
+// visitFields calls visit for each field of set, with depth 1 for set's own
+// fields, and descends into a field's selection while visit returns true.
+// Fragment spreads count at the depth where they are spread. The visiting
+// map guards against fragment cycles: validation rejects them before
+// extensions run, but one that got through must not hang the server.
+func visitFields(set ast.SelectionSet, depth int, visiting map[string]bool, visit func(*ast.Field, int) bool) {
 	for _, selection := range set {
-		var depth int
-
 		switch s := selection.(type) {
 		case *ast.Field:
-			// Introspection is bounded by gqlparser's MaxIntrospectionDepth rule;
-			// its nesting of ofType would otherwise exceed any useful limit.
-			if strings.HasPrefix(s.Name, "__") {
-				depth = 1
-			} else {
-				depth = 1 + selectionDepth(s.SelectionSet, visiting)
+			if visit(s, depth) {
+				visitFields(s.SelectionSet, depth+1, visiting, visit)
 			}
 		case *ast.InlineFragment:
-			depth = selectionDepth(s.SelectionSet, visiting)
+			visitFields(s.SelectionSet, depth, visiting, visit)
 		case *ast.FragmentSpread:
 			if s.Definition == nil || visiting[s.Name] {
 				continue
 			}
 
 			visiting[s.Name] = true
-			depth = selectionDepth(s.Definition.SelectionSet, visiting)
+			visitFields(s.Definition.SelectionSet, depth, visiting, visit)
 			delete(visiting, s.Name)
 		}
+	}
+}
 
-		deepest = max(deepest, depth)
+// introspectionGuard rejects operations that ask for __schema or __type when
+// introspection is off. gqlgen's own check fails such a field with an error
+// that has no code, which clients would see as INTERNAL.
+type introspectionGuard struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = introspectionGuard{}
+
+func (introspectionGuard) ExtensionName() string { return "IntrospectionGuard" }
+
+func (introspectionGuard) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionGuard) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	operation := opCtx.Doc.Operations.ForName(opCtx.OperationName)
+	if operation == nil || !asksForSchema(operation.SelectionSet) {
+		return nil
 	}
 
-	return deepest
+	err := gqlerror.Errorf("introspection is disabled on this server; start it with --introspection to allow it")
+	err.Extensions = map[string]any{"code": string(apperr.Forbidden)}
+
+	return err
+}
+
+func asksForSchema(set ast.SelectionSet) bool {
+	found := false
+
+	visitFields(set, 1, map[string]bool{}, func(field *ast.Field, _ int) bool {
+		if field.Name == "__schema" || field.Name == "__type" {
+			found = true
+		}
+
+		return !found
+	})
+
+	return found
 }

@@ -104,8 +104,8 @@ func isLongLived(r *http.Request) bool {
 	return mediaType == "text/event-stream"
 }
 
-// writeGraphQLError answers outside the GraphQL executor with a body that
-// GraphQL clients can read.
+// writeGraphQLError writes an error response from outside the GraphQL
+// executor, in the shape that GraphQL clients read.
 func writeGraphQLError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

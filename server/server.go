@@ -91,6 +91,8 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server 
 
 	if config.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionGuard{})
 	}
 
 	srv.SetErrorPresenter(presentError(deps.Logger))

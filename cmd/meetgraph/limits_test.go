@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -247,4 +249,48 @@ func TestBatchedOperations(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Len(t, batch, 1)
 	require.Contains(t, batch[0].Errors[0].Message, "1 to 2 operations")
+}
+
+func TestProductionModeHidesPlaygroundAndSchema(t *testing.T) {
+	t.Parallel()
+
+	addr := testenv.FreeAddr(t)
+	settings := settingArgs(t, testenv.DatabaseURL(t))
+	production := []string{"all", "--http-addr", addr, "--jwt-secret", strings.Repeat("s", 32)}
+
+	for _, setting := range settings {
+		if setting != "--dev" {
+			production = append(production, setting)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+
+	go func() { done <- run(ctx, production, &bytes.Buffer{}, &bytes.Buffer{}) }()
+
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	baseURL := "http://" + addr
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if status, body := get(t, baseURL+"/readyz"); status != http.StatusOK {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		return nil
+	})
+
+	status, _ := get(t, baseURL+"/")
+	require.Equal(t, http.StatusNotFound, status, "no Playground without --playground or --dev")
+
+	response := testenv.PostGraphQL(t, baseURL+"/query", "", `{ __schema { types { name } } }`, nil)
+	require.NotEmpty(t, response.Errors, "no introspection without --introspection or --dev")
+	require.Equal(t, "FORBIDDEN", response.Errors[0].Code())
+	require.Contains(t, response.Errors[0].Message, "introspection is disabled")
+
+	response = testenv.PostGraphQL(t, baseURL+"/query", "", `{ __typename }`, nil)
+	require.Empty(t, response.Errors, "__typename is not introspection")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/playground"
 )
 
@@ -43,6 +44,8 @@ type Deps struct {
 	Tokens *auth.Tokens
 	// Checks are the dependencies that /readyz probes.
 	Checks []Check
+	// Metrics, when set, records operation metrics and is served at /metrics.
+	Metrics *metrics.Metrics
 }
 
 // NewHandler returns the gateway's root HTTP handler.
@@ -55,6 +58,10 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
+
+	if deps.Metrics != nil {
+		mux.Handle("GET /metrics", deps.Metrics.Handler())
+	}
 
 	if config.Playground {
 		page := playground.New("meetgraph", "/query")
@@ -93,6 +100,10 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server 
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.Use(introspectionGuard{})
+	}
+
+	if deps.Metrics != nil {
+		srv.AroundOperations(observeOperations(deps.Metrics))
 	}
 
 	srv.SetErrorPresenter(presentError(deps.Logger))

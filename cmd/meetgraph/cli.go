@@ -67,6 +67,7 @@ type HTTPFlags struct {
 
 // WorkerFlags are the workers' settings.
 type WorkerFlags struct {
+	MetricsAddr           string        `name:"metrics-addr" env:"MEETGRAPH_METRICS_ADDR" default:"127.0.0.1:9091" help:"Address (host:port) where the work command serves /metrics; empty disables it. The gateway serves /metrics on its own address."`
 	WorkerShutdownTimeout time.Duration `name:"worker-shutdown-timeout" env:"MEETGRAPH_WORKER_SHUTDOWN_TIMEOUT" default:"30s" help:"How long in-flight tasks may run after SIGINT or SIGTERM before their messages are returned to the queue (duration)."`
 }
 

@@ -71,10 +71,11 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		},
 		RateLimit: server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
 	}, server.Deps{
-		Logger: logger,
-		Schema: schema,
-		Tokens: tokens,
-		Checks: svc.readinessChecks(),
+		Logger:  logger,
+		Schema:  schema,
+		Tokens:  tokens,
+		Checks:  svc.readinessChecks(),
+		Metrics: svc.metrics,
 	})
 
 	listener, err := net.Listen("tcp", flags.HTTPAddr)

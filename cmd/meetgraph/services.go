@@ -9,6 +9,7 @@ import (
 
 	"github.com/meetgraph/meetgraph/broker"
 	"github.com/meetgraph/meetgraph/media"
+	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/server"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -19,6 +20,7 @@ type services struct {
 	store   *store.Store
 	broker  *broker.Supervisor
 	objects *media.ObjectStore
+	metrics *metrics.Metrics
 }
 
 // openServices connects to PostgreSQL, RabbitMQ and the object store, in
@@ -44,7 +46,11 @@ func (env *environment) openServices(role string) (*services, error) {
 		return nil, err
 	}
 
-	return &services{pool: pool, store: store.New(pool), broker: supervisor, objects: objects}, nil
+	svc := &services{pool: pool, store: store.New(pool), broker: supervisor, objects: objects, metrics: metrics.New()}
+	svc.metrics.WatchBroker(role, supervisor.Connected)
+	svc.metrics.WatchOutbox(svc.store, env.logger)
+
+	return svc, nil
 }
 
 // close releases the connections, broker first so that no delivery arrives

@@ -13,10 +13,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/playground"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // Config sets what the HTTP surface offers.
@@ -35,6 +37,9 @@ type Config struct {
 	AllowedOrigins []string
 	Limits         Limits
 	RateLimit      RateLimit
+	// Tracing records OpenTelemetry spans for requests, operations and
+	// resolvers through the global tracer provider.
+	Tracing bool
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -69,7 +74,13 @@ func NewHandler(config Config, deps Deps) http.Handler {
 		mux.Handle("/playground/", page)
 	}
 
-	return withRequestID(withAccessLog(deps.Logger, mux))
+	var root http.Handler = mux
+	if config.Tracing {
+		root = otelhttp.NewHandler(mux, "http.request", otelhttp.WithSpanNameFormatter(
+			func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	}
+
+	return withRequestID(withAccessLog(deps.Logger, root))
 }
 
 func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server {
@@ -104,6 +115,10 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server 
 
 	if deps.Metrics != nil {
 		srv.AroundOperations(observeOperations(deps.Metrics))
+	}
+
+	if config.Tracing {
+		srv.Use(tracing.GraphQL{})
 	}
 
 	srv.SetErrorPresenter(presentError(deps.Logger))

@@ -41,6 +41,7 @@ type Globals struct {
 	JWTAudience       string        `name:"jwt-audience" env:"MEETGRAPH_JWT_AUDIENCE" default:"meetgraph" help:"Audience written to and required in tokens; empty disables the check."`
 	JWTLeeway         time.Duration `name:"jwt-leeway" env:"MEETGRAPH_JWT_LEEWAY" default:"30s" help:"Clock skew tolerated when checking token times (duration, for example 30s)."`
 	Dev               bool          `name:"dev" env:"MEETGRAPH_DEV" help:"Development mode: use a built-in JWT secret when none is set, and serve the Playground and introspection."`
+	OTLPEndpoint      string        `name:"otlp-endpoint" env:"MEETGRAPH_OTLP_ENDPOINT" help:"OTLP/HTTP endpoint that traces are exported to, for example http://127.0.0.1:4318; empty turns tracing off."`
 	LogLevel          string        `name:"log-level" env:"MEETGRAPH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Lowest level logged: debug, info, warn or error."`
 	LogFormat         string        `name:"log-format" env:"MEETGRAPH_LOG_FORMAT" default:"text" enum:"text,json" help:"Log line format: text or json."`
 }

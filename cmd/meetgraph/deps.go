@@ -13,14 +13,20 @@ import (
 	"github.com/meetgraph/meetgraph/broker"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // openDatabase connects to PostgreSQL. Its error names the setting to fix.
 func (env *environment) openDatabase() (*pgxpool.Pool, error) {
-	pool, err := store.Open(env.ctx, store.PoolConfig{
+	config := store.PoolConfig{
 		URL:      env.globals.DatabaseURL,
 		MaxConns: env.globals.DatabaseMaxConns,
-	})
+	}
+	if env.globals.OTLPEndpoint != "" {
+		config.Tracer = tracing.QueryTracer{}
+	}
+
+	pool, err := store.Open(env.ctx, config)
 	if err != nil {
 		return nil, fmt.Errorf("MEETGRAPH_DATABASE_URL (--database-url): %w", err)
 	}

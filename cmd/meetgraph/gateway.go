@@ -70,6 +70,7 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			MaxBatchOperations: flags.MaxBatchOperations,
 		},
 		RateLimit: server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
+		Tracing:   env.globals.OTLPEndpoint != "",
 	}, server.Deps{
 		Logger:  logger,
 		Schema:  schema,

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/server"
 	"github.com/meetgraph/meetgraph/store"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // services are the connections that the gateway and the workers share.
@@ -21,11 +24,19 @@ type services struct {
 	broker  *broker.Supervisor
 	objects *media.ObjectStore
 	metrics *metrics.Metrics
+	// stopTracing flushes the spans not yet exported.
+	stopTracing func(context.Context) error
 }
 
-// openServices connects to PostgreSQL, RabbitMQ and the object store, in
-// that order, and closes what it opened when a later one fails.
+// openServices starts tracing when an OTLP endpoint is set, then connects
+// to PostgreSQL, RabbitMQ and the object store, in that order, and closes
+// what it opened when a later one fails.
 func (env *environment) openServices(role string) (*services, error) {
+	stopTracing, err := tracing.Setup(env.ctx, env.globals.OTLPEndpoint, "meetgraph-"+role)
+	if err != nil {
+		return nil, fmt.Errorf("MEETGRAPH_OTLP_ENDPOINT (--otlp-endpoint): %w", err)
+	}
+
 	pool, err := env.openDatabase()
 	if err != nil {
 		return nil, err
@@ -46,7 +57,10 @@ func (env *environment) openServices(role string) (*services, error) {
 		return nil, err
 	}
 
-	svc := &services{pool: pool, store: store.New(pool), broker: supervisor, objects: objects, metrics: metrics.New()}
+	svc := &services{
+		pool: pool, store: store.New(pool), broker: supervisor, objects: objects,
+		metrics: metrics.New(), stopTracing: stopTracing,
+	}
 	svc.metrics.WatchBroker(role, supervisor.Connected)
 	svc.metrics.WatchOutbox(svc.store, env.logger)
 
@@ -62,6 +76,13 @@ func (s *services) close(logger *slog.Logger) {
 
 	s.pool.Close()
 	logger.Info("database pool closed")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	if err := s.stopTracing(ctx); err != nil {
+		logger.Warn("flushing traces failed", slog.Any("error", err))
+	}
 }
 
 // readinessChecks are what /readyz probes: each backing service by name.

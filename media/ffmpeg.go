@@ -106,7 +106,7 @@ func (t Tools) Probe(ctx context.Context, path string) (MediaInfo, error) {
 		}
 
 		if _, exited := errors.AsType[*exec.ExitError](err); exited {
-			return MediaInfo{}, &InvalidMediaError{Reason: "ffprobe cannot read the file: " + lastLine(stderr.String())}
+			return MediaInfo{}, &InvalidMediaError{Reason: "ffprobe cannot read the file: " + lastLine(stderr.String(), path)}
 		}
 
 		return MediaInfo{}, fmt.Errorf("run %s: %w", t.ffprobe(), err)
@@ -195,7 +195,7 @@ func (t Tools) Transcode(ctx context.Context, input string, info MediaInfo, out 
 		}
 
 		if _, exited := errors.AsType[*exec.ExitError](err); exited {
-			return &InvalidMediaError{Reason: "ffmpeg cannot transcode the file: " + lastLine(stderr.String())}
+			return &InvalidMediaError{Reason: "ffmpeg cannot transcode the file: " + lastLine(stderr.String(), input)}
 		}
 
 		return fmt.Errorf("run %s: %w", t.ffmpeg(), err)
@@ -235,11 +235,12 @@ func readProgress(r io.Reader, duration float64, progress func(float64)) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-// lastLine returns the last non-empty line of ffmpeg's error output, which
-// names the problem ("Invalid data found when processing input").
-func lastLine(output string) string {
+// lastLine returns the last line of ffmpeg's error output, which names the
+// problem ("Invalid data found when processing input"), without the
+// temporary path in front of it, which means nothing to a client.
+func lastLine(output, path string) string {
 	lines := strings.Split(strings.TrimSpace(output), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
+	last := strings.TrimSpace(strings.TrimPrefix(lines[len(lines)-1], path+": "))
 
 	if last == "" {
 		return "no error output"

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/playground"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	Introspection bool
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
+	// MaxUploadBytes caps a recording sent with a GraphQL multipart
+	// request; media.DefaultMaxUploadBytes when 0.
+	MaxUploadBytes int64
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -41,7 +45,15 @@ type Deps struct {
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 
-	mux.Handle("/query", deps.Tokens.Middleware(newGraphQLHandler(config, deps)))
+	maxUpload := config.MaxUploadBytes
+	if maxUpload <= 0 {
+		maxUpload = media.DefaultMaxUploadBytes
+	}
+
+	graphQL := newGraphQLHandler(config, deps)
+	graphQL.AddTransport(transport.MultipartForm{MaxUploadSize: maxUpload + multipartEnvelope, MaxMemory: uploadMemory})
+
+	mux.Handle("/query", deps.Tokens.Middleware(limitUploads(maxUpload, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 

@@ -156,3 +156,18 @@ func (s *Store) MarkRecordingReady(ctx context.Context, id uuid.UUID, p Processe
 
 	return nil
 }
+
+// IsMeetingHost reports whether user created the meeting or takes part in
+// it as a HOST, which lets them manage its recordings.
+func (s *Store) IsMeetingHost(ctx context.Context, meetingID, userID uuid.UUID) (bool, error) {
+	var host bool
+
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meetings WHERE id = $1 AND creator_id = $2)
+		OR EXISTS (SELECT 1 FROM participants WHERE meeting_id = $1 AND user_id = $2 AND role = 'HOST')`,
+		meetingID, userID).Scan(&host)
+	if err != nil {
+		return false, fmt.Errorf("check whether user %s hosts meeting %s: %w", userID, meetingID, err)
+	}
+
+	return host, nil
+}

@@ -121,8 +121,15 @@ type Reminders struct {
 	Logger   *slog.Logger
 }
 
-// Run sends due reminders every Interval until ctx is cancelled.
-func (r *Reminders) Run(ctx context.Context) error {
+// Run sends due reminders every Interval until ctx is cancelled. A panic
+// in the loop is returned as an error to the caller that owns it.
+func (r *Reminders) Run(ctx context.Context) (err error) {
+	defer func() {
+		if value := recover(); value != nil {
+			err = fmt.Errorf("reminder loop panicked: %v", value)
+		}
+	}()
+
 	interval := r.Interval
 	if interval <= 0 {
 		interval = DefaultReminderInterval

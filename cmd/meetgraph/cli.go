@@ -51,11 +51,39 @@ type HTTPFlags struct {
 	Introspection   bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
 	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
 	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
+	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"MEETGRAPH_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest recording accepted by uploadRecording and completeRecordingUpload, in bytes (2 GiB by default)."`
 }
 
 // WorkerFlags are the workers' settings.
 type WorkerFlags struct {
 	WorkerShutdownTimeout time.Duration `name:"worker-shutdown-timeout" env:"MEETGRAPH_WORKER_SHUTDOWN_TIMEOUT" default:"30s" help:"How long in-flight tasks may run after SIGINT or SIGTERM before their messages are returned to the queue (duration)."`
+	MediaFlags            `embed:""`
+	NotificationFlags     `embed:""`
+}
+
+// MediaFlags are the settings of recording processing, transcription and summaries.
+type MediaFlags struct {
+	WorkDir            string `name:"work-dir" env:"MEETGRAPH_WORK_DIR" help:"Directory for the temporary files of running tasks; empty means the system's temporary directory."`
+	FFmpeg             string `name:"ffmpeg" env:"MEETGRAPH_FFMPEG" default:"ffmpeg" help:"ffmpeg command or path."`
+	FFprobe            string `name:"ffprobe" env:"MEETGRAPH_FFPROBE" default:"ffprobe" help:"ffprobe command or path."`
+	Recognizer         string `name:"recognizer" env:"MEETGRAPH_RECOGNIZER" default:"pocketsphinx" enum:"pocketsphinx,openai" help:"Speech recognizer: pocketsphinx (offline) or openai (an OpenAI-compatible transcription endpoint)."`
+	Pocketsphinx       string `name:"pocketsphinx" env:"MEETGRAPH_POCKETSPHINX" default:"pocketsphinx_continuous" help:"pocketsphinx_continuous command or path."`
+	TranscriptionURL   string `name:"transcription-url" env:"MEETGRAPH_TRANSCRIPTION_URL" help:"Base URL of the OpenAI-compatible API that transcribes, including /v1; required with --recognizer=openai."`
+	TranscriptionModel string `name:"transcription-model" env:"MEETGRAPH_TRANSCRIPTION_MODEL" default:"whisper-1" help:"Model name sent to the transcription endpoint."`
+	TranscriptionKey   string `name:"transcription-key" env:"MEETGRAPH_TRANSCRIPTION_KEY" help:"Bearer token for the transcription endpoint; empty sends none."`
+	ChatURL            string `name:"chat-url" env:"MEETGRAPH_CHAT_URL" help:"Base URL of an OpenAI-compatible chat API for summaries, including /v1; empty uses the offline extractive summary."`
+	ChatModel          string `name:"chat-model" env:"MEETGRAPH_CHAT_MODEL" default:"gpt-4o-mini" help:"Model name sent to the chat endpoint."`
+	ChatKey            string `name:"chat-key" env:"MEETGRAPH_CHAT_KEY" help:"Bearer token for the chat endpoint; empty sends none."`
+}
+
+// NotificationFlags are the e-mail settings of meeting notifications.
+type NotificationFlags struct {
+	SMTPHost     string `name:"smtp-host" env:"MEETGRAPH_SMTP_HOST" help:"SMTP server for meeting notifications; empty disables e-mail."`
+	SMTPPort     int    `name:"smtp-port" env:"MEETGRAPH_SMTP_PORT" default:"587" help:"SMTP server port."`
+	SMTPSecurity string `name:"smtp-security" env:"MEETGRAPH_SMTP_SECURITY" default:"starttls" enum:"starttls,tls,none" help:"SMTP connection security: starttls, tls (implicit, port 465) or none (loopback relays only)."`
+	SMTPUser     string `name:"smtp-user" env:"MEETGRAPH_SMTP_USER" help:"SMTP username; empty skips authentication."`
+	SMTPPassword string `name:"smtp-password" env:"MEETGRAPH_SMTP_PASSWORD" help:"SMTP password."`
+	SMTPFrom     string `name:"smtp-from" env:"MEETGRAPH_SMTP_FROM" default:"meetgraph <noreply@localhost>" help:"Sender address of notification e-mails."`
 }
 
 // environment is what every subcommand's Run receives.

@@ -41,6 +41,11 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			flags.RecordingURLExpiry, maxPresignExpiry)
 	}
 
+	if flags.MaxUploadBytes <= 0 {
+		return fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0",
+			flags.MaxUploadBytes)
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
@@ -53,12 +58,14 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			Objects:            svc.objects,
 			Logger:             logger,
 			RecordingURLExpiry: flags.RecordingURLExpiry,
+			MaxUploadBytes:     flags.MaxUploadBytes,
 		},
 	})
 
 	handler := server.NewHandler(server.Config{
-		Playground:    flags.Playground || env.globals.Dev,
-		Introspection: flags.Introspection || env.globals.Dev,
+		Playground:     flags.Playground || env.globals.Dev,
+		Introspection:  flags.Introspection || env.globals.Dev,
+		MaxUploadBytes: flags.MaxUploadBytes,
 	}, server.Deps{
 		Logger: logger,
 		Schema: schema,

@@ -45,8 +45,9 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 	}
 }
 
-// startSystem runs `meetgraph all` and waits until /readyz answers 200.
-func startSystem(t *testing.T, databaseURL string) *system {
+// startSystem runs `meetgraph all` with extraArgs and waits until /readyz
+// answers 200.
+func startSystem(t *testing.T, databaseURL string, extraArgs ...string) *system {
 	t.Helper()
 
 	addr := testenv.FreeAddr(t)
@@ -61,6 +62,7 @@ func startSystem(t *testing.T, databaseURL string) *system {
 	s.cancel = cancel
 
 	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+	args = append(args, extraArgs...)
 
 	go func() {
 		var stderr bytes.Buffer

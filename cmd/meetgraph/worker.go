@@ -5,6 +5,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meetgraph/meetgraph/consumers"
+
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -50,13 +52,26 @@ func (c *AllCmd) Run(env *environment) error {
 
 // runWorkers consumes task messages until env.ctx is cancelled.
 //
-// TODO: no consumers are registered yet; the worker holds its connections
-// and waits, so `work` and `all` start and stop cleanly but process nothing.
+// TODO: no consumer runner is registered yet; the task handlers are built
+// (which checks their settings) and the reminder loop runs, but no task
+// message is consumed.
 func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 	logger := env.logger.With(slog.String("component", "worker"))
 	logger.Info("worker started", slog.Duration("shutdown_timeout", flags.WorkerShutdownTimeout))
 
-	<-env.ctx.Done()
+	parts, err := buildWorkerParts(flags, svc, logger)
+	if err != nil {
+		return err
+	}
+
+	if parts.notifier != nil {
+		reminders := &consumers.Reminders{Notifier: parts.notifier, Logger: logger}
+		if err := reminders.Run(env.ctx); err != nil {
+			return err
+		}
+	} else {
+		<-env.ctx.Done()
+	}
 
 	logger.Info("worker stopped")
 

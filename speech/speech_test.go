@@ -1,6 +1,7 @@
 package speech_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -209,4 +211,21 @@ func TestChatSummarizer(t *testing.T) {
 	summary, err := summarizer.Summarize(t.Context(), speech.Transcript{Text: "we agreed on the budget"})
 	require.NoError(t, err)
 	require.Equal(t, speech.Summary{Text: "The team agreed on the budget.", Keywords: []string{"budget"}}, summary)
+}
+
+func TestPocketsphinxCancel(t *testing.T) {
+	t.Parallel()
+
+	// Two minutes of noise keep the recognizer busy well past the cancellation.
+	noise := filepath.Join(t.TempDir(), "noise.wav")
+	testenv.FFmpeg(t, "-f", "lavfi", "-i", "anoisesrc=r=16000:a=0.3", "-t", "120", "-ac", "1",
+		"-c:a", "pcm_s16le", noise)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+
+	started := time.Now()
+	_, err := speech.Pocketsphinx{}.Transcribe(ctx, noise)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(started), 20*time.Second, "the recognizer process must be killed, not awaited")
 }

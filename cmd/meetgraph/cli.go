@@ -22,6 +22,7 @@ type CLI struct {
 	Migrate MigrateCmd `cmd:"" help:"Apply pending PostgreSQL migrations; safe to run again."`
 	Seed    SeedCmd    `cmd:"" help:"Insert demo users and meetings; safe to run again."`
 	Token   TokenCmd   `cmd:"" help:"Print a signed development token for a user."`
+	Demo    DemoCmd    `cmd:"" help:"Synthesise speech, upload it to a new meeting on a running gateway, end the meeting and print the task's progress and the transcript."`
 }
 
 // Globals are the settings that every subcommand shares.
@@ -105,6 +106,7 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Exit(func(code int) { panic(exitRequest{code: code}) }),
 		kong.ValueFormatter(formatFlagHelp),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+		kong.Vars{"demo_text": demoSentences},
 	)
 }
 

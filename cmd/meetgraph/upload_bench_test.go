@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/meetgraph/meetgraph/internal/gqlclient"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -75,7 +76,7 @@ func BenchmarkConcurrentUploads(b *testing.B) {
 
 		for range uploads {
 			wait.Go(func() {
-				response := testenv.PostUpload(b, s.baseURL+"/query", bob, testenv.MultipartUpload{
+				response := testenv.PostUpload(b, s.baseURL+"/query", bob, gqlclient.Upload{
 					Query: uploadMutation, Variables: map[string]any{"meetingId": retro}, FileVariable: "file",
 					FileName: "zeros.bin", ContentType: "application/octet-stream",
 					File: io.LimitReader(zeros{}, size), Size: size,

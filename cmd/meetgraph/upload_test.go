@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meetgraph/meetgraph/internal/gqlclient"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
@@ -53,7 +54,7 @@ func (s *system) store(t *testing.T) *store.Store {
 	return store.New(pool)
 }
 
-func fileUpload(t *testing.T, meetingID, path string) testenv.MultipartUpload {
+func fileUpload(t *testing.T, meetingID, path string) gqlclient.Upload {
 	t.Helper()
 
 	file, err := os.Open(path)
@@ -63,7 +64,7 @@ func fileUpload(t *testing.T, meetingID, path string) testenv.MultipartUpload {
 	info, err := file.Stat()
 	require.NoError(t, err)
 
-	return testenv.MultipartUpload{
+	return gqlclient.Upload{
 		Query: uploadMutation, Variables: map[string]any{"meetingId": meetingID}, FileVariable: "file",
 		FileName: "speech.wav", ContentType: "audio/wav", File: file, Size: info.Size(),
 	}
@@ -125,7 +126,7 @@ func TestUploadRecordingRejected(t *testing.T) {
 	speech := testenv.Speech(t, testenv.DemoSentences)
 
 	upload := func(token, meetingID string, size int) testenv.GraphQLResponse {
-		return testenv.PostUpload(t, s.baseURL+"/query", token, testenv.MultipartUpload{
+		return testenv.PostUpload(t, s.baseURL+"/query", token, gqlclient.Upload{
 			Query: uploadMutation, Variables: map[string]any{"meetingId": meetingID}, FileVariable: "file",
 			FileName: "big.wav", ContentType: "audio/wav", File: bytes.NewReader(make([]byte, size)), Size: int64(size),
 		})
@@ -160,7 +161,8 @@ func TestUploadRecordingRejected(t *testing.T) {
 	})
 
 	t.Run("WithoutLength", func(t *testing.T) {
-		request := fileUpload(t, retro, speech).Request(t, s.baseURL+"/query", bob)
+		request, err := gqlclient.NewUploadRequest(t.Context(), s.baseURL+"/query", bob, fileUpload(t, retro, speech))
+		require.NoError(t, err)
 		request.ContentLength = -1
 
 		response, err := http.DefaultClient.Do(request)

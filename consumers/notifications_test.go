@@ -62,7 +62,7 @@ func startMailbox(t *testing.T) *mailbox {
 	return box
 }
 
-// setReject makes the server answer every recipient with reply; nil accepts them again.
+// setReject makes the server reply to every recipient with reply, or accept them again when nil.
 func (b *mailbox) setReject(reply *smtp.SMTPError) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -170,9 +170,9 @@ func (p *RecordingProcessor) upload(ctx context.Context, job Job, recording *sto
 	return processed, nil
 }
 
-// undo leaves a recording that failed or was cancelled in a state that
-// tells the truth: FAILED with the reason when the media is bad, UPLOADED
-// (waiting for processing) otherwise, and never READY with partial files.
+// undo sets a recording that failed or was cancelled to FAILED with the
+// reason when the media is bad, and to UPLOADED (waiting for processing)
+// otherwise, and removes partial outputs, so it is never READY with them.
 // It uses a fresh context because ctx may be the cancelled one.
 func (p *RecordingProcessor) undo(recording *store.Recording, cause error, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)

@@ -42,7 +42,7 @@ type Tools struct {
 	FFprobe string
 }
 
-// MediaInfo is what ffprobe found in a file.
+// MediaInfo is the container format, duration and stream kinds that ffprobe found in a file.
 type MediaInfo struct {
 	Format   string
 	Duration float64
@@ -231,7 +231,8 @@ func readProgress(r io.Reader, duration float64, progress func(float64)) {
 		}
 	}
 
-	// Drain whatever is left so that ffmpeg never blocks on a full pipe.
+	// Drain what the scanner left (it stops at an over-long line) so that
+	// ffmpeg does not block on a full pipe.
 	_, _ = io.Copy(io.Discard, r)
 }
 

@@ -62,7 +62,7 @@ func (r *Resolver) newUploadingRecording(ctx context.Context, meeting *store.Mee
 // finishUpload marks the recording UPLOADED and, when the meeting has
 // already ended, queues its processing (endMeeting does that otherwise).
 //
-// NOTE: the status change and the task are two transactions; a crash
+// NOTE: the status change and the task are two transactions. A crash
 // between them leaves an UPLOADED recording that no task processes until
 // endMeeting or a retry queues one.
 func (r *Resolver) finishUpload(ctx context.Context, meeting *store.Meeting, recordingID uuid.UUID, size int64) (*model.Recording, error) {

@@ -43,7 +43,7 @@ func limitUploads(limit int64, next http.Handler) http.Handler {
 	})
 }
 
-// writeRequestError answers a request that never reached GraphQL
+// writeRequestError responds to a request that never reached GraphQL
 // execution with a GraphQL response whose one error carries the code.
 func writeRequestError(w http.ResponseWriter, status int, err *apperr.Error) {
 	w.Header().Set("Content-Type", "application/json")

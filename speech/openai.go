@@ -93,7 +93,7 @@ type verboseTranscription struct {
 }
 
 // Transcribe uploads wavPath as a multipart form, streamed from the file,
-// and asks for verbose_json so that the response has timed segments.
+// and requests verbose_json so that the response has timed segments.
 func (r OpenAIRecognizer) Transcribe(ctx context.Context, wavPath string) (Transcript, error) {
 	file, err := os.Open(wavPath)
 	if err != nil {

@@ -152,8 +152,8 @@ var stopWords = func() map[string]bool {
 	return set
 }()
 
-// ChatSummarizer asks an OpenAI-compatible POST /chat/completions endpoint
-// for a summary and keywords.
+// ChatSummarizer requests a summary and keywords from an OpenAI-compatible
+// POST /chat/completions endpoint.
 type ChatSummarizer struct {
 	Config OpenAIConfig
 }

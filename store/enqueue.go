@@ -40,8 +40,8 @@ func taskRoutingKey(kind string) string {
 // id. The outbox relay publishes the message after commit.
 //
 // NOTE: this is the workers' own task-and-outbox write, used until the
-// mutation side's enqueue exists; the message shape and routing must match
-// what the runner consumes.
+// mutation side's enqueue exists. Its message body and routing key must
+// match what the runner consumes.
 func (s *Store) EnqueueTask(ctx context.Context, meetingID uuid.UUID, recordingID *uuid.UUID, kind string) (uuid.UUID, error) {
 	taskID := uuid.New()
 

@@ -132,7 +132,7 @@ func (s *Store) SetRecordingStatus(ctx context.Context, id uuid.UUID, status, re
 	return nil
 }
 
-// ProcessedRecording is what recording processing produced.
+// ProcessedRecording contains the outputs of recording processing.
 type ProcessedRecording struct {
 	PlaybackObjectKey string
 	AudioObjectKey    string

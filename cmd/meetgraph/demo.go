@@ -13,17 +13,17 @@ import (
 	"github.com/meetgraph/meetgraph/internal/gqlclient"
 )
 
-// demoSentences is what the demo says when --text is not set.
+// demoSentences is the text the demo speaks when --text is not set.
 const demoSentences = "Hello everyone. Welcome to the weekly planning meeting. " +
 	"Today we discuss the budget and the release schedule. Thank you all for joining."
 
-// demoPollInterval is how often the demo asks for the task's state.
+// demoPollInterval is the pause between two polls of the task's state.
 const demoPollInterval = 250 * time.Millisecond
 
 // The GraphQL operations of the demo.
 //
-// NOTE: createMeeting, startMeeting and endMeeting are assumed to take and
-// return what is written here; they belong to the mutation side, so this
+// NOTE: the arguments and results of createMeeting, startMeeting and
+// endMeeting are assumed, because the mutation side defines them. This
 // command has not yet run end to end in this repository's tests.
 const (
 	demoCreateMeeting = `mutation($title: String!) { createMeeting(input: {title: $title}) { id title } }`
@@ -40,7 +40,7 @@ const (
 type DemoCmd struct {
 	URL     string        `name:"url" default:"http://127.0.0.1:8080/query" help:"GraphQL endpoint of the running gateway."`
 	User    string        `name:"user" default:"alice@example.com" help:"Id or e-mail address of the user who hosts the demo meeting; needs create_meeting."`
-	Text    string        `name:"text" default:"${demo_text}" help:"What the synthesised speaker says."`
+	Text    string        `name:"text" default:"${demo_text}" help:"Text spoken by the synthesised voice."`
 	Espeak  string        `name:"espeak" default:"espeak-ng" help:"espeak-ng command or path."`
 	Timeout time.Duration `name:"timeout" default:"5m" help:"How long to wait for the transcript (duration)."`
 }

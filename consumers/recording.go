@@ -2,7 +2,6 @@ package consumers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -89,24 +88,13 @@ func (p *RecordingProcessor) process(ctx context.Context, job Job, recording *st
 		return err
 	}
 
-	dir, err := taskDir(p.WorkDir, job.TaskID)
+	raw, err := fetch(ctx, job, p.Objects, p.WorkDir, *recording.RawObjectKey, "the upload")
 	if err != nil {
 		return err
 	}
+
+	dir := filepath.Dir(raw)
 	defer removeDir(logger, dir)
-
-	if err := job.Report(ctx, 0, "download", "downloading the upload"); err != nil {
-		return err
-	}
-
-	raw := filepath.Join(dir, "raw")
-	if err := p.Objects.Download(ctx, *recording.RawObjectKey, raw); err != nil {
-		if errors.Is(err, media.ErrObjectNotFound) {
-			return Permanent(fmt.Errorf("the upload of recording %s is missing from S3: %w", recording.ID, err))
-		}
-
-		return err
-	}
 
 	if err := job.Report(ctx, 0.05, "probe", "reading the media streams"); err != nil {
 		return err

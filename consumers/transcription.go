@@ -43,20 +43,11 @@ func (t *Transcriber) Handle(ctx context.Context, job Job) error {
 		return err
 	}
 
-	dir, err := taskDir(t.WorkDir, job.TaskID)
+	wav, err := fetch(ctx, job, t.Objects, t.WorkDir, *recording.AudioObjectKey, "the speech audio")
 	if err != nil {
 		return err
 	}
-	defer removeDir(logger, dir)
-
-	if err := job.Report(ctx, 0, "download", "downloading the speech audio"); err != nil {
-		return err
-	}
-
-	wav := filepath.Join(dir, "speech.wav")
-	if err := t.Objects.Download(ctx, *recording.AudioObjectKey, wav); err != nil {
-		return err
-	}
+	defer removeDir(logger, filepath.Dir(wav))
 
 	message := fmt.Sprintf("recognising %.1f s of speech", deref(recording.DurationSeconds))
 	if err := job.Report(ctx, 0.1, "recognize", message); err != nil {

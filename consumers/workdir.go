@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,34 @@ func taskDir(workDir string, taskID uuid.UUID) (string, error) {
 	}
 
 	return dir, nil
+}
+
+// fetch reports the download stage, creates the task's directory and
+// downloads key into it. It returns the file's path; the caller removes its
+// directory with removeDir, which fetch does itself when it fails. A key
+// that does not exist is a permanent failure.
+func fetch(ctx context.Context, job Job, objects *media.ObjectStore, workDir, key, what string) (string, error) {
+	if err := job.Report(ctx, 0, "download", "downloading "+what); err != nil {
+		return "", err
+	}
+
+	dir, err := taskDir(workDir, job.TaskID)
+	if err != nil {
+		return "", err
+	}
+
+	path := filepath.Join(dir, filepath.Base(key))
+	if err := objects.Download(ctx, key, path); err != nil {
+		_ = os.RemoveAll(dir)
+
+		if errors.Is(err, media.ErrObjectNotFound) {
+			return "", Permanent(fmt.Errorf("%s of task %s is missing from S3: %w", what, job.TaskID, err))
+		}
+
+		return "", err
+	}
+
+	return path, nil
 }
 
 // removeDir deletes a task directory and logs when that fails.

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/meetgraph/meetgraph/apperr"
-	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/consumers"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/store"
@@ -18,22 +17,12 @@ import (
 // NOT_FOUND when it is invisible, FORBIDDEN when the caller only attends,
 // BAD_USER_INPUT when it was cancelled.
 func (r *Resolver) hostedMeeting(ctx context.Context, id string) (*store.Meeting, error) {
-	meetingID, err := parseID("meeting", id)
+	meeting, viewer, err := r.visibleMeeting(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 
-	viewer, err := auth.UserID(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	meeting, err := r.Store.MeetingForViewer(ctx, meetingID, viewer)
-	if err != nil {
-		return nil, notFound(err, "meeting", id)
-	}
-
-	host, err := r.Store.IsMeetingHost(ctx, meetingID, viewer)
+	host, err := r.Store.IsMeetingHost(ctx, meeting.ID, viewer)
 	if err != nil {
 		return nil, err
 	}

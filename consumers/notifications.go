@@ -2,10 +2,13 @@ package consumers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/store"
@@ -191,4 +194,20 @@ func (r *Reminders) SendDue(ctx context.Context) (int, error) {
 	}
 
 	return sent, errors.Join(failures...)
+}
+
+// HandleDelivery decodes a meeting event message body (JSON, see
+// events.MeetingEvent) and sends its e-mail. A body that does not decode,
+// or has no meeting id, is permanent: no retry can fix it.
+func (n *Notifier) HandleDelivery(ctx context.Context, body []byte) error {
+	var event events.MeetingEvent
+	if err := json.Unmarshal(body, &event); err != nil {
+		return Permanent(fmt.Errorf("decode meeting event: %w", err))
+	}
+
+	if event.MeetingID == uuid.Nil || event.Type == "" {
+		return Permanent(fmt.Errorf("meeting event %.200s has no meeting id or type", body))
+	}
+
+	return n.HandleMeetingEvent(ctx, event)
 }

@@ -305,3 +305,25 @@ func TestReminderReleasedOnFailure(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, sent)
 }
+
+func TestNotifierDelivery(t *testing.T) {
+	t.Parallel()
+
+	f := setup(t)
+	box := startMailbox(t)
+	notifier := newNotifier(t, f, box)
+
+	body := `{"meetingId": "` + f.meetingID.String() + `", "type": "started", "at": "2026-12-04T16:00:00Z"}`
+	require.NoError(t, notifier.HandleDelivery(t.Context(), []byte(body)))
+	require.Len(t, box.received(), 1)
+
+	for name, body := range map[string]string{
+		"NotJSON":     `meeting started`,
+		"NoMeetingID": `{"type": "started"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := notifier.HandleDelivery(t.Context(), []byte(body))
+			require.True(t, consumers.IsPermanent(err), "error %v is not permanent", err)
+		})
+	}
+}

@@ -133,3 +133,32 @@ func TestTranscodeCancel(t *testing.T) {
 		t.Fatal("Transcode did not return within 30 s of cancellation")
 	}
 }
+
+func TestTranscodeVideo(t *testing.T) {
+	t.Parallel()
+
+	dir := t.TempDir()
+	input := filepath.Join(dir, "call.mkv")
+	testenv.FFmpeg(t, "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi",
+		"-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "mpeg4", "-c:a", "pcm_s16le", input)
+
+	tools := media.Tools{}
+
+	info, err := tools.Probe(t.Context(), input)
+	require.NoError(t, err)
+	require.True(t, info.HasVideo)
+
+	out := media.TranscodeOutputs{Playback: filepath.Join(dir, "out.mp4"), Speech: filepath.Join(dir, "out.wav")}
+	require.NoError(t, tools.Transcode(t.Context(), input, info, out, nil))
+
+	playback, err := tools.Probe(t.Context(), out.Playback)
+	require.NoError(t, err)
+	require.True(t, playback.HasVideo)
+	require.True(t, playback.HasAudio)
+	require.InDelta(t, 3.0, playback.Duration, 0.2)
+
+	speech, err := tools.Probe(t.Context(), out.Speech)
+	require.NoError(t, err)
+	require.False(t, speech.HasVideo)
+	require.InDelta(t, 3.0, speech.Duration, 0.2)
+}

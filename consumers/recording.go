@@ -2,6 +2,7 @@ package consumers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -42,6 +43,15 @@ func (p *RecordingProcessor) Handle(ctx context.Context, job Job) error {
 	logger := p.Logger.With(slog.String("task_id", job.TaskID.String()), slog.String("meeting_id", job.MeetingID.String()))
 
 	recording, err := p.recording(ctx, job)
+	if errors.Is(err, errNoRecording) && job.RecordingID == nil {
+		// endMeeting queues this task for every meeting, also one without a
+		// recording; that is no failure, and a later upload queues its own task.
+		logger.Info("meeting has no uploaded recording; nothing to process")
+
+		return job.Report(ctx, 1, "skipped", "the meeting has no uploaded recording; "+
+			"uploading one to the ended meeting starts processing")
+	}
+
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/consumers"
@@ -152,11 +153,26 @@ func TestRecordingWithoutUpload(t *testing.T) {
 	t.Parallel()
 
 	f := setup(t)
-	job, _ := f.job(t, store.TaskKindRecording, nil)
 
-	err := newProcessor(t, f).Handle(t.Context(), job)
-	require.True(t, consumers.IsPermanent(err), "error %v is not permanent", err)
-	require.ErrorContains(t, err, "has no uploaded recording")
+	t.Run("MeetingTask", func(t *testing.T) {
+		job, _ := f.job(t, store.TaskKindRecording, nil)
+		require.NoError(t, newProcessor(t, f).Handle(t.Context(), job))
+
+		events := f.events(t, job.TaskID)
+		require.Len(t, events, 1)
+		require.Equal(t, "skipped", events[0].Stage)
+		require.Empty(t, f.queuedTasks(t))
+	})
+
+	t.Run("UnknownRecording", func(t *testing.T) {
+		missing := uuid.New()
+		job, _ := f.job(t, store.TaskKindRecording, nil)
+		job.RecordingID = &missing
+
+		err := newProcessor(t, f).Handle(t.Context(), job)
+		require.True(t, consumers.IsPermanent(err), "error %v is not permanent", err)
+		require.ErrorContains(t, err, "no uploaded recording")
+	})
 }
 
 func TestRecordingS3Down(t *testing.T) {

@@ -135,8 +135,12 @@ func jobRecording(ctx context.Context, st *store.Store, job Job) (*store.Recordi
 	}
 
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, Permanent(fmt.Errorf("meeting %s has no uploaded recording", job.MeetingID))
+		return nil, Permanent(fmt.Errorf("meeting %s: %w", job.MeetingID, errNoRecording))
 	}
 
 	return recording, err
 }
+
+// errNoRecording is returned by jobRecording when the task's recording,
+// or the meeting's latest upload, does not exist.
+var errNoRecording = errors.New("no uploaded recording")

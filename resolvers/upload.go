@@ -49,18 +49,20 @@ func (r *Resolver) newUploadingRecording(ctx context.Context, meeting *store.Mee
 }
 
 // finishUpload marks the recording UPLOADED and, when the meeting has
-// already ended, queues its processing (endMeeting does that otherwise).
+// ended by now, queues its processing (endMeeting does that otherwise).
 //
 // NOTE: the status change and the task are two transactions. A crash
 // between them leaves an UPLOADED recording that no task processes until
 // endMeeting or a retry queues one.
 func (r *Resolver) finishUpload(ctx context.Context, meeting *store.Meeting, recordingID uuid.UUID, size int64) (*model.Recording, error) {
-	recording, err := r.Store.MarkRecordingUploaded(ctx, recordingID, size)
+	recording, meetingStatus, err := r.Store.MarkRecordingUploaded(ctx, recordingID, size)
 	if err != nil {
 		return nil, notFound(err, "uploading recording", recordingID.String())
 	}
 
-	if meeting.Status == store.MeetingEnded {
+	// The meeting may have ended while the file streamed; the status read
+	// with the update says so.
+	if meetingStatus == store.MeetingEnded {
 		taskID, err := r.Store.EnqueueTask(ctx, meeting.ID, &recording.ID, store.TaskKindRecording)
 		if err != nil {
 			return nil, fmt.Errorf("queue processing of recording %s: %w", recording.ID, err)

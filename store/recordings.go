@@ -101,18 +101,29 @@ func (s *Store) LatestRecording(ctx context.Context, meetingID uuid.UUID) (*Reco
 }
 
 // MarkRecordingUploaded moves a recording from UPLOADING to UPLOADED with
-// the raw upload's size. It returns ErrNotFound when no recording with id
-// is UPLOADING.
-func (s *Store) MarkRecordingUploaded(ctx context.Context, id uuid.UUID, size int64) (*Recording, error) {
-	row := s.pool.QueryRow(ctx, `UPDATE recordings SET status = 'UPLOADED', size_bytes = $2, updated_at = now()
-		WHERE id = $1 AND status = 'UPLOADING' RETURNING `+recordingColumns, id, size)
+// the raw upload's size, and returns it with its meeting's status as of
+// the same statement, so a caller deciding whether to queue processing
+// sees an endMeeting that committed during the upload. It returns
+// ErrNotFound when no recording with id is UPLOADING.
+func (s *Store) MarkRecordingUploaded(ctx context.Context, id uuid.UUID, size int64) (*Recording, string, error) {
+	var (
+		r             Recording
+		meetingStatus string
+	)
 
-	recording, err := scanRecording(row)
+	err := s.pool.QueryRow(ctx, `UPDATE recordings r SET status = 'UPLOADED', size_bytes = $2, updated_at = now()
+		FROM meetings m WHERE r.id = $1 AND r.status = 'UPLOADING' AND m.id = r.meeting_id
+		RETURNING r.id, r.meeting_id, r.status, r.content_type, r.raw_object_key, r.playback_object_key,
+			r.audio_object_key, r.size_bytes, r.duration_seconds, r.failure_reason, r.created_at, r.updated_at,
+			m.status`, id, size).
+		Scan(&r.ID, &r.MeetingID, &r.Status, &r.ContentType, &r.RawObjectKey, &r.PlaybackObjectKey,
+			&r.AudioObjectKey, &r.SizeBytes, &r.DurationSeconds, &r.FailureReason, &r.CreatedAt, &r.UpdatedAt,
+			&meetingStatus)
 	if err != nil {
-		return nil, fmt.Errorf("mark recording %s uploaded: %w", id, notFoundIfNoRows(err))
+		return nil, "", fmt.Errorf("mark recording %s uploaded: %w", id, notFoundIfNoRows(err))
 	}
 
-	return recording, nil
+	return &r, meetingStatus, nil
 }
 
 // SetRecordingStatus sets a recording's status and failure reason. A

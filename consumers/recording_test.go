@@ -40,6 +40,7 @@ func TestSpeechPipeline(t *testing.T) {
 
 	job, _ := f.job(t, store.TaskKindRecording, nil)
 	require.NoError(t, processor.Handle(t.Context(), job))
+	requireEmptyDir(t, processor.WorkDir)
 
 	t.Run("RecordingReady", func(t *testing.T) {
 		ready, err := f.store.RecordingByID(t.Context(), recording.ID)
@@ -136,9 +137,11 @@ func TestRecordingCorruptUpload(t *testing.T) {
 	recording := f.upload(t, corrupt)
 	job, _ := f.job(t, store.TaskKindRecording, &recording.ID)
 
-	err := newProcessor(t, f).Handle(t.Context(), job)
+	processor := newProcessor(t, f)
+	err := processor.Handle(t.Context(), job)
 	require.True(t, consumers.IsPermanent(err), "error %v is not permanent", err)
 	require.ErrorContains(t, err, "ffprobe cannot read the file")
+	requireEmptyDir(t, processor.WorkDir)
 
 	failed, err := f.store.RecordingByID(t.Context(), recording.ID)
 	require.NoError(t, err)
@@ -199,6 +202,7 @@ func TestRecordingS3Down(t *testing.T) {
 	err = processor.Handle(ctx, job)
 	require.Error(t, err)
 	require.False(t, consumers.IsPermanent(err), "an unreachable S3 server must be retried: %v", err)
+	requireEmptyDir(t, processor.WorkDir)
 
 	waiting, err := f.store.RecordingByID(t.Context(), recording.ID)
 	require.NoError(t, err)
@@ -230,9 +234,10 @@ func TestRecordingCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
+	processor := newProcessor(t, f)
 	done := make(chan error, 1)
 
-	go func() { done <- newProcessor(t, f).Handle(ctx, job) }()
+	go func() { done <- processor.Handle(ctx, job) }()
 
 	select {
 	case <-transcoding:
@@ -257,4 +262,5 @@ func TestRecordingCancel(t *testing.T) {
 	_, err = f.objects.Size(t.Context(), consumers.RecordingPrefix(f.meetingID, recording.ID)+"playback.mp4")
 	require.ErrorIs(t, err, media.ErrObjectNotFound)
 	require.Empty(t, f.queuedTasks(t))
+	requireEmptyDir(t, processor.WorkDir)
 }

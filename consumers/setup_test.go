@@ -164,6 +164,15 @@ func (f *fixture) queuedTasks(t *testing.T) []string {
 	return kinds
 }
 
+// requireEmptyDir checks that a handler removed its temporary files.
+func requireEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "files left in work directory %s", dir)
+}
+
 func requireObjectSize(t *testing.T, objects *media.ObjectStore, key string, want int64) {
 	t.Helper()
 

@@ -79,6 +79,7 @@ func TestTranscriberOpenAI(t *testing.T) {
 
 	status.Store(http.StatusOK)
 	require.NoError(t, transcriber.Handle(t.Context(), job))
+	requireEmptyDir(t, transcriber.WorkDir)
 
 	analysis, err := f.store.AnalysisByMeeting(t.Context(), f.meetingID)
 	require.NoError(t, err)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/mail"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/meetgraph/meetgraph/consumers"
@@ -28,6 +31,10 @@ type workerParts struct {
 // buildWorkerParts checks the media and notification settings and builds
 // the handlers. Its error names the setting to fix.
 func buildWorkerParts(flags WorkerFlags, svc *services, logger *slog.Logger) (*workerParts, error) {
+	if err := checkMediaSettings(flags.MediaFlags); err != nil {
+		return nil, err
+	}
+
 	recognizer, err := newRecognizer(flags.MediaFlags)
 	if err != nil {
 		return nil, err
@@ -59,6 +66,10 @@ func buildWorkerParts(flags WorkerFlags, svc *services, logger *slog.Logger) (*w
 	}}
 
 	if flags.SMTPHost != "" {
+		if _, err := mail.ParseAddress(flags.SMTPFrom); err != nil {
+			return nil, fmt.Errorf("MEETGRAPH_SMTP_FROM (--smtp-from) %q is not an e-mail address: %w", flags.SMTPFrom, err)
+		}
+
 		parts.notifier = &consumers.Notifier{Store: svc.store, Logger: logger, Mailer: consumers.SMTPMailer{
 			Config: consumers.SMTPConfig{
 				Host: flags.SMTPHost, Port: flags.SMTPPort, Username: flags.SMTPUser, Password: flags.SMTPPassword,
@@ -71,6 +82,35 @@ func buildWorkerParts(flags WorkerFlags, svc *services, logger *slog.Logger) (*w
 		slog.Bool("chat_summary", flags.ChatURL != ""), slog.Bool("email", parts.notifier != nil))
 
 	return parts, nil
+}
+
+// checkMediaSettings fails when a media tool is not found or the work
+// directory cannot be created, so that a worker does not start only to fail
+// every task.
+func checkMediaSettings(flags MediaFlags) error {
+	tools := []struct{ setting, command string }{
+		{"MEETGRAPH_FFMPEG (--ffmpeg)", flags.FFmpeg},
+		{"MEETGRAPH_FFPROBE (--ffprobe)", flags.FFprobe},
+	}
+
+	if flags.Recognizer == "pocketsphinx" {
+		tools = append(tools, struct{ setting, command string }{"MEETGRAPH_POCKETSPHINX (--pocketsphinx)", flags.Pocketsphinx})
+	}
+
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool.command); err != nil {
+			return fmt.Errorf("%s: %w; install it (apt-get install ffmpeg pocketsphinx pocketsphinx-en-us) "+
+				"or set its path", tool.setting, err)
+		}
+	}
+
+	if flags.WorkDir != "" {
+		if err := os.MkdirAll(flags.WorkDir, 0o700); err != nil {
+			return fmt.Errorf("MEETGRAPH_WORK_DIR (--work-dir): %w", err)
+		}
+	}
+
+	return nil
 }
 
 func newRecognizer(flags MediaFlags) (speech.Recognizer, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,33 @@ func TestOpenAIRecognizerNeedsURL(t *testing.T) {
 	args := append([]string{"work", "--recognizer", "openai"}, settingArgs(t, testenv.DatabaseURL(t))...)
 	err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "MEETGRAPH_TRANSCRIPTION_URL (--transcription-url) is not set")
+}
+
+func TestWorkerSettingsChecked(t *testing.T) {
+	t.Parallel()
+
+	settings := settingArgs(t, testenv.DatabaseURL(t))
+	absent := filepath.Join(t.TempDir(), "absent")
+
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"FFmpeg":       {[]string{"--ffmpeg", absent}, "MEETGRAPH_FFMPEG (--ffmpeg)"},
+		"Pocketsphinx": {[]string{"--pocketsphinx", absent}, "MEETGRAPH_POCKETSPHINX (--pocketsphinx)"},
+		"SenderAddress": {
+			[]string{"--smtp-host", "127.0.0.1", "--smtp-from", "not an address"},
+			"MEETGRAPH_SMTP_FROM (--smtp-from)",
+		},
+	}
+
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			args := append(append([]string{"work"}, c.args...), settings...)
+			err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+			require.ErrorContains(t, err, c.want)
+		})
+	}
 }
 
 func TestSecretsStayOutOfLogs(t *testing.T) {

@@ -3,6 +3,7 @@ package consumers_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +264,41 @@ func TestRecordingCancel(t *testing.T) {
 	require.ErrorIs(t, err, media.ErrObjectNotFound)
 	require.Empty(t, f.queuedTasks(t))
 	requireEmptyDir(t, processor.WorkDir)
+}
+
+func TestRecordingDatabaseDown(t *testing.T) {
+	t.Parallel()
+
+	databaseURL, err := url.Parse(testenv.DatabaseURL(t))
+	require.NoError(t, err)
+
+	proxy := testenv.NewProxy(t, databaseURL.Host)
+	databaseURL.Host = proxy.Addr
+
+	pool, err := store.Open(t.Context(), store.PoolConfig{URL: databaseURL.String()})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	objects, err := media.NewObjectStore(testenv.Bucket(t).ObjectStoreConfig())
+	require.NoError(t, err)
+
+	f := &fixture{store: store.New(pool), objects: objects}
+	f.insertMeeting(t)
+	recording := f.upload(t, testenv.Speech(t, "Hello everyone."))
+	job, _ := f.job(t, store.TaskKindRecording, &recording.ID)
+	processor := newProcessor(t, f)
+
+	proxy.Cut()
+
+	err = processor.Handle(t.Context(), job)
+	require.Error(t, err)
+	require.False(t, consumers.IsPermanent(err), "an unreachable database must be retried: %v", err)
+
+	proxy.Restore()
+
+	require.NoError(t, processor.Handle(t.Context(), job))
+
+	ready, err := f.store.RecordingByID(t.Context(), recording.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.RecordingReady, ready.Status)
 }

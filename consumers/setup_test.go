@@ -38,7 +38,17 @@ func setup(t *testing.T) *fixture {
 func setupWithObjects(t *testing.T, objects *media.ObjectStore) *fixture {
 	t.Helper()
 
-	f := &fixture{store: store.New(testenv.Pool(t)), objects: objects, meetingID: uuid.New(), userID: uuid.New()}
+	f := &fixture{store: store.New(testenv.Pool(t)), objects: objects}
+	f.insertMeeting(t)
+
+	return f
+}
+
+// insertMeeting inserts the fixture's host and an ENDED meeting.
+func (f *fixture) insertMeeting(t *testing.T) {
+	t.Helper()
+
+	f.meetingID, f.userID = uuid.New(), uuid.New()
 
 	_, err := f.store.Pool().Exec(t.Context(), `INSERT INTO users (id, email, name) VALUES ($1, $2, 'Host')`,
 		f.userID, "host-"+testenv.RandomSuffix()+"@example.com")
@@ -47,8 +57,6 @@ func setupWithObjects(t *testing.T, objects *media.ObjectStore) *fixture {
 	_, err = f.store.Pool().Exec(t.Context(), `INSERT INTO meetings (id, title, status, creator_id, ended_at)
 		VALUES ($1, 'Planning', 'ENDED', $2, now())`, f.meetingID, f.userID)
 	require.NoError(t, err)
-
-	return f
 }
 
 // upload stores the file at path as the meeting's raw recording, UPLOADED.

@@ -60,8 +60,8 @@ func (r *Resolver) finishUpload(ctx context.Context, meeting *store.Meeting, rec
 		return nil, notFound(err, "uploading recording", recordingID.String())
 	}
 
-	// The meeting may have ended while the file streamed; the status read
-	// with the update says so.
+	// The meeting may have ended while the file streamed, so the decision
+	// uses the status read by the update, not the one read before.
 	if meetingStatus == store.MeetingEnded {
 		taskID, err := r.Store.EnqueueTask(ctx, meeting.ID, &recording.ID, store.TaskKindRecording)
 		if err != nil {

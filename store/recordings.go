@@ -101,10 +101,9 @@ func (s *Store) LatestRecording(ctx context.Context, meetingID uuid.UUID) (*Reco
 }
 
 // MarkRecordingUploaded moves a recording from UPLOADING to UPLOADED with
-// the raw upload's size, and returns it with its meeting's status as of
-// the same statement, so a caller deciding whether to queue processing
-// sees an endMeeting that committed during the upload. It returns
-// ErrNotFound when no recording with id is UPLOADING.
+// the raw upload's size. It also returns the meeting's status read by the
+// same statement, which includes an endMeeting that committed during the
+// upload. It returns ErrNotFound when no recording with id is UPLOADING.
 func (s *Store) MarkRecordingUploaded(ctx context.Context, id uuid.UUID, size int64) (*Recording, string, error) {
 	var (
 		r             Recording

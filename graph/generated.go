@@ -30,6 +30,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Meeting() MeetingResolver
+	Mutation() MutationResolver
 	Participant() ParticipantResolver
 	Query() QueryResolver
 	Recording() RecordingResolver
@@ -60,6 +61,12 @@ type ComplexityRoot struct {
 		Visibility  func(childComplexity int) int
 	}
 
+	Mutation struct {
+		CompleteRecordingUpload func(childComplexity int, id string) int
+		RecordingUploadURL      func(childComplexity int, meetingID string, contentType *string) int
+		UploadRecording         func(childComplexity int, meetingID string, file graphql.Upload) int
+	}
+
 	Participant struct {
 		InvitedAt func(childComplexity int) int
 		JoinedAt  func(childComplexity int) int
@@ -82,6 +89,12 @@ type ComplexityRoot struct {
 		SizeBytes       func(childComplexity int) int
 		Status          func(childComplexity int) int
 		URL             func(childComplexity int) int
+	}
+
+	RecordingUploadTarget struct {
+		ExpiresAt func(childComplexity int) int
+		Recording func(childComplexity int) int
+		URL       func(childComplexity int) int
 	}
 
 	Task struct {
@@ -123,6 +136,11 @@ type ComplexityRoot struct {
 
 type MeetingResolver interface {
 	Creator(ctx context.Context, obj *model.Meeting) (*model.User, error)
+}
+type MutationResolver interface {
+	UploadRecording(ctx context.Context, meetingID string, file graphql.Upload) (*model.Recording, error)
+	RecordingUploadURL(ctx context.Context, meetingID string, contentType *string) (*model.RecordingUploadTarget, error)
+	CompleteRecordingUpload(ctx context.Context, id string) (*model.Recording, error)
 }
 type ParticipantResolver interface {
 	User(ctx context.Context, obj *model.Participant) (*model.User, error)
@@ -240,6 +258,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Meeting.Visibility(childComplexity), true
 
+	case "Mutation.completeRecordingUpload":
+		if e.ComplexityRoot.Mutation.CompleteRecordingUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeRecordingUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteRecordingUpload(childComplexity, args["id"].(string)), true
+	case "Mutation.recordingUploadURL":
+		if e.ComplexityRoot.Mutation.RecordingUploadURL == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordingUploadURL_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordingUploadURL(childComplexity, args["meetingId"].(string), args["contentType"].(*string)), true
+	case "Mutation.uploadRecording":
+		if e.ComplexityRoot.Mutation.UploadRecording == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadRecording_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadRecording(childComplexity, args["meetingId"].(string), args["file"].(graphql.Upload)), true
+
 	case "Participant.invitedAt":
 		if e.ComplexityRoot.Participant.InvitedAt == nil {
 			break
@@ -342,6 +394,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Recording.URL(childComplexity), true
+
+	case "RecordingUploadTarget.expiresAt":
+		if e.ComplexityRoot.RecordingUploadTarget.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordingUploadTarget.ExpiresAt(childComplexity), true
+	case "RecordingUploadTarget.recording":
+		if e.ComplexityRoot.RecordingUploadTarget.Recording == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordingUploadTarget.Recording(childComplexity), true
+	case "RecordingUploadTarget.url":
+		if e.ComplexityRoot.RecordingUploadTarget.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordingUploadTarget.URL(childComplexity), true
 
 	case "Task.attempts":
 		if e.ComplexityRoot.Task.Attempts == nil {
@@ -510,6 +581,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -535,7 +621,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/meeting.graphqls" "schema/recording.graphqls" "schema/schema.graphqls" "schema/task.graphqls"
+//go:embed "schema/meeting.graphqls" "schema/recording.graphqls" "schema/schema.graphqls" "schema/task.graphqls" "schema/upload.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -551,6 +637,7 @@ var sources = []*ast.Source{
 	{Name: "schema/recording.graphqls", Input: sourceData("schema/recording.graphqls"), BuiltIn: false},
 	{Name: "schema/schema.graphqls", Input: sourceData("schema/schema.graphqls"), BuiltIn: false},
 	{Name: "schema/task.graphqls", Input: sourceData("schema/task.graphqls"), BuiltIn: false},
+	{Name: "schema/upload.graphqls", Input: sourceData("schema/upload.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -580,6 +667,40 @@ func (ec *executionContext) childFields_Meeting(ctx context.Context, field graph
 		return ec.fieldContext_Meeting_creator(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Meeting", field.Name)
+}
+
+func (ec *executionContext) childFields_Recording(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Recording_id(ctx, field)
+	case "status":
+		return ec.fieldContext_Recording_status(ctx, field)
+	case "contentType":
+		return ec.fieldContext_Recording_contentType(ctx, field)
+	case "sizeBytes":
+		return ec.fieldContext_Recording_sizeBytes(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Recording_durationSeconds(ctx, field)
+	case "url":
+		return ec.fieldContext_Recording_url(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_Recording_failureReason(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Recording_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Recording", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordingUploadTarget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recording":
+		return ec.fieldContext_RecordingUploadTarget_recording(ctx, field)
+	case "url":
+		return ec.fieldContext_RecordingUploadTarget_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RecordingUploadTarget_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordingUploadTarget", field.Name)
 }
 
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -761,6 +882,64 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Mutation_completeRecordingUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordingUploadURL_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "meetingId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["meetingId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "contentType",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["contentType"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadRecording_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "meetingId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["meetingId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1191,6 +1370,138 @@ func (ec *executionContext) fieldContext_Meeting_creator(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadRecording(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadRecording(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadRecording(ctx, fc.Args["meetingId"].(string), fc.Args["file"].(graphql.Upload))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Recording) graphql.Marshaler {
+			return ec.marshalNRecording2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecording(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadRecording(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recording(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadRecording_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordingUploadURL(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordingUploadURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordingUploadURL(ctx, fc.Args["meetingId"].(string), fc.Args["contentType"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecordingUploadTarget) graphql.Marshaler {
+			return ec.marshalNRecordingUploadTarget2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecordingUploadTarget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordingUploadURL(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordingUploadTarget(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordingUploadURL_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeRecordingUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeRecordingUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteRecordingUpload(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Recording) graphql.Marshaler {
+			return ec.marshalNRecording2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecording(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeRecordingUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recording(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeRecordingUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -1674,6 +1985,84 @@ func (ec *executionContext) _Recording_createdAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Recording_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Recording", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RecordingUploadTarget_recording(ctx context.Context, field graphql.CollectedField, obj *model.RecordingUploadTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordingUploadTarget_recording(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recording, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Recording) graphql.Marshaler {
+			return ec.marshalNRecording2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecording(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordingUploadTarget_recording(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecordingUploadTarget",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recording(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecordingUploadTarget_url(ctx context.Context, field graphql.CollectedField, obj *model.RecordingUploadTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordingUploadTarget_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordingUploadTarget_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordingUploadTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordingUploadTarget_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RecordingUploadTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordingUploadTarget_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordingUploadTarget_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordingUploadTarget", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
@@ -3357,6 +3746,63 @@ func (ec *executionContext) _Meeting(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "uploadRecording":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadRecording(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordingUploadURL":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordingUploadURL(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeRecordingUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeRecordingUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var participantImplementors = []string{"Participant"}
 
 func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionSet, obj *model.Participant) graphql.Marshaler {
@@ -3525,6 +3971,49 @@ func (ec *executionContext) _Recording(ctx context.Context, sel ast.SelectionSet
 			out.Values[i] = ec._Recording_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordingUploadTargetImplementors = []string{"RecordingUploadTarget"}
+
+func (ec *executionContext) _RecordingUploadTarget(ctx context.Context, sel ast.SelectionSet, obj *model.RecordingUploadTarget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordingUploadTargetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordingUploadTarget")
+		case "recording":
+			out.Values[i] = ec._RecordingUploadTarget_recording(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._RecordingUploadTarget_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._RecordingUploadTarget_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4227,6 +4716,14 @@ func (ec *executionContext) marshalNParticipantRole2githubᚗcomᚋmeetgraphᚋm
 	return v
 }
 
+func (ec *executionContext) marshalNRecording2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecording(ctx context.Context, sel ast.SelectionSet, v *model.Recording) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Recording!")
+		return graphql.Null
+	}
+	return ec._Recording(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRecordingStatus2githubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecordingStatus(ctx context.Context, v any) (model.RecordingStatus, error) {
 	var res model.RecordingStatus
 	err := res.UnmarshalGQL(v)
@@ -4235,6 +4732,14 @@ func (ec *executionContext) unmarshalNRecordingStatus2githubᚗcomᚋmeetgraph�
 
 func (ec *executionContext) marshalNRecordingStatus2githubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecordingStatus(ctx context.Context, sel ast.SelectionSet, v model.RecordingStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRecordingUploadTarget2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐRecordingUploadTarget(ctx context.Context, sel ast.SelectionSet, v *model.RecordingUploadTarget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordingUploadTarget!")
+		return graphql.Null
+	}
+	return ec._RecordingUploadTarget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -4336,6 +4841,20 @@ func (ec *executionContext) marshalNTranscriptSegment2ᚖgithubᚗcomᚋmeetgrap
 		return graphql.Null
 	}
 	return ec._TranscriptSegment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋmeetgraphᚋmeetgraphᚋgraphᚋmodelᚐUser(ctx context.Context, sel ast.SelectionSet, v *model.User) graphql.Marshaler {

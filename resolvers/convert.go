@@ -1,11 +1,13 @@
 package resolvers
 
 import (
+	"context"
 	"errors"
 
 	"github.com/google/uuid"
 
 	"github.com/meetgraph/meetgraph/apperr"
+	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -18,6 +20,27 @@ func parseID(kind, id string) (uuid.UUID, error) {
 	}
 
 	return parsed, nil
+}
+
+// visibleMeeting returns the meeting with the client-supplied id and the
+// signed-in viewer, or NOT_FOUND when the viewer may not see it.
+func (r *Resolver) visibleMeeting(ctx context.Context, id string) (*store.Meeting, uuid.UUID, error) {
+	meetingID, err := parseID("meeting", id)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+
+	viewer, err := auth.UserID(ctx)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+
+	meeting, err := r.Store.MeetingForViewer(ctx, meetingID, viewer)
+	if err != nil {
+		return nil, uuid.Nil, notFound(err, "meeting", id)
+	}
+
+	return meeting, viewer, nil
 }
 
 // notFound turns store.ErrNotFound into a NOT_FOUND error for the client

@@ -18,4 +18,14 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// RecordingURLExpiry is how long a presigned recording URL stays valid.
 	RecordingURLExpiry time.Duration
+	// MaxUploadBytes caps the size of an uploaded recording; media.DefaultMaxUploadBytes when 0.
+	MaxUploadBytes int64
+}
+
+func (r *Resolver) maxUploadBytes() int64 {
+	if r.MaxUploadBytes <= 0 {
+		return media.DefaultMaxUploadBytes
+	}
+
+	return r.MaxUploadBytes
 }

@@ -37,19 +37,9 @@ func (r *queryResolver) Me(ctx context.Context) (*model.User, error) {
 
 // Meeting is the resolver for the meeting field.
 func (r *queryResolver) Meeting(ctx context.Context, id string) (*model.Meeting, error) {
-	meetingID, err := parseID("meeting", id)
+	meeting, _, err := r.visibleMeeting(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-
-	viewer, err := auth.UserID(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	meeting, err := r.Store.MeetingForViewer(ctx, meetingID, viewer)
-	if err != nil {
-		return nil, notFound(err, "meeting", id)
 	}
 
 	return meetingModel(meeting), nil

@@ -30,6 +30,9 @@ type Limits struct {
 	// MaxBatchOperations bounds how many operations one batched request may
 	// hold (default 10).
 	MaxBatchOperations int
+	// UploadTimeout bounds a multipart upload request (default 1 h): a large
+	// recording takes longer than any query should.
+	UploadTimeout time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -57,6 +60,10 @@ func (l Limits) withDefaults() Limits {
 		l.MaxBatchOperations = 10
 	}
 
+	if l.UploadTimeout <= 0 {
+		l.UploadTimeout = time.Hour
+	}
+
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = 30 * time.Second
 	}
@@ -64,8 +71,8 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// limitRequest bounds the body of non-multipart requests and the time a
-// request may take. WebSocket upgrades and event streams are left alone:
+// limitRequest bounds the body of non-multipart requests, whose size the
+// upload limit checks, and the time a request may take. WebSocket upgrades and event streams are left alone:
 // they live as long as their subscriptions.
 func limitRequest(limits Limits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,8 +82,12 @@ func limitRequest(limits Limits, next http.Handler) http.Handler {
 			return
 		}
 
+		timeout := limits.RequestTimeout
+
 		mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if mediaType != "multipart/form-data" {
+		if mediaType == "multipart/form-data" {
+			timeout = limits.UploadTimeout
+		} else {
 			if r.ContentLength > limits.MaxBodyBytes {
 				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
 					"request body is larger than the limit of "+strconv.FormatInt(limits.MaxBodyBytes, 10)+" bytes")
@@ -87,7 +98,7 @@ func limitRequest(limits Limits, next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, limits.MaxBodyBytes)
 		}
 
-		ctx, cancel := context.WithTimeout(r.Context(), limits.RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/playground"
 	"github.com/meetgraph/meetgraph/tracing"
@@ -40,6 +41,9 @@ type Config struct {
 	// Tracing records OpenTelemetry spans for requests, operations and
 	// resolvers through the global tracer provider.
 	Tracing bool
+	// MaxUploadBytes caps a recording sent with a GraphQL multipart
+	// request; media.DefaultMaxUploadBytes when 0.
+	MaxUploadBytes int64
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -57,9 +61,17 @@ type Deps struct {
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 
+	maxUpload := config.MaxUploadBytes
+	if maxUpload <= 0 {
+		maxUpload = media.DefaultMaxUploadBytes
+	}
+
 	limits := config.Limits.withDefaults()
+	executor := newGraphQLHandler(config, limits, deps)
+	executor.AddTransport(transport.MultipartForm{MaxUploadSize: maxUpload + multipartEnvelope, MaxMemory: uploadMemory})
+
 	graphQL := deps.Tokens.Middleware(batchHandler(limits.MaxBatchOperations,
-		newRateLimiter(config.RateLimit).middleware(newGraphQLHandler(config, limits, deps))))
+		newRateLimiter(config.RateLimit).middleware(limitUploads(maxUpload, executor))))
 	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))

@@ -22,6 +22,7 @@ type CLI struct {
 	Migrate MigrateCmd `cmd:"" help:"Apply pending PostgreSQL migrations; safe to run again."`
 	Seed    SeedCmd    `cmd:"" help:"Insert demo users and meetings; safe to run again."`
 	Token   TokenCmd   `cmd:"" help:"Print a signed development token for a user."`
+	Demo    DemoCmd    `cmd:"" help:"Synthesise speech, upload it to a new meeting on a running gateway, end the meeting and print the task's progress and the transcript."`
 }
 
 // Globals are the settings that every subcommand shares.
@@ -57,6 +58,7 @@ type HTTPFlags struct {
 	MaxComplexity       int           `name:"max-complexity" env:"MEETGRAPH_MAX_COMPLEXITY" default:"5000" help:"Highest cost an operation may have: 1 per field, lists multiplied by first or by --default-list-size."`
 	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"20" help:"Assumed length of lists without a first argument when costing an operation (items)."`
 	MaxBodyBytes        int64         `name:"max-body-bytes" env:"MEETGRAPH_MAX_BODY_BYTES" default:"1048576" help:"Largest JSON request body (bytes); uploads have their own limit."`
+	UploadTimeout       time.Duration `name:"upload-timeout" env:"MEETGRAPH_UPLOAD_TIMEOUT" default:"1h" help:"Longest a multipart upload request may take (duration)."`
 	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Longest a query or mutation may run (duration)."`
 	MaxBatchOperations  int           `name:"max-batch-operations" env:"MEETGRAPH_MAX_BATCH_OPERATIONS" default:"10" help:"Most operations one batched request (a JSON array) may hold."`
 	RateLimit           float64       `name:"rate-limit" env:"MEETGRAPH_RATE_LIMIT" default:"50" help:"Sustained requests per second per user, or per IP address without a token; 0 disables the limit."`
@@ -64,12 +66,40 @@ type HTTPFlags struct {
 	PersistedQueryCache int           `name:"persisted-query-cache" env:"MEETGRAPH_PERSISTED_QUERY_CACHE" default:"1000" help:"Automatic persisted queries remembered by hash (entries)."`
 	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
 	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
+	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"MEETGRAPH_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest recording accepted by uploadRecording and completeRecordingUpload, in bytes (2 GiB by default)."`
 }
 
 // WorkerFlags are the workers' settings.
 type WorkerFlags struct {
 	MetricsAddr           string        `name:"metrics-addr" env:"MEETGRAPH_METRICS_ADDR" default:"127.0.0.1:9091" help:"Address (host:port) where the work command serves /metrics; empty disables it. The gateway serves /metrics on its own address."`
 	WorkerShutdownTimeout time.Duration `name:"worker-shutdown-timeout" env:"MEETGRAPH_WORKER_SHUTDOWN_TIMEOUT" default:"30s" help:"How long in-flight tasks may run after SIGINT or SIGTERM before their messages are returned to the queue (duration)."`
+	MediaFlags            `embed:""`
+	NotificationFlags     `embed:""`
+}
+
+// MediaFlags are the settings of recording processing, transcription and summaries.
+type MediaFlags struct {
+	WorkDir            string `name:"work-dir" env:"MEETGRAPH_WORK_DIR" help:"Directory for the temporary files of running tasks; empty means the system's temporary directory."`
+	FFmpeg             string `name:"ffmpeg" env:"MEETGRAPH_FFMPEG" default:"ffmpeg" help:"ffmpeg command or path."`
+	FFprobe            string `name:"ffprobe" env:"MEETGRAPH_FFPROBE" default:"ffprobe" help:"ffprobe command or path."`
+	Recognizer         string `name:"recognizer" env:"MEETGRAPH_RECOGNIZER" default:"pocketsphinx" enum:"pocketsphinx,openai" help:"Speech recognizer: pocketsphinx (offline) or openai (an OpenAI-compatible transcription endpoint)."`
+	Pocketsphinx       string `name:"pocketsphinx" env:"MEETGRAPH_POCKETSPHINX" default:"pocketsphinx_continuous" help:"pocketsphinx_continuous command or path."`
+	TranscriptionURL   string `name:"transcription-url" env:"MEETGRAPH_TRANSCRIPTION_URL" help:"Base URL of the OpenAI-compatible API that transcribes, including /v1; required with --recognizer=openai."`
+	TranscriptionModel string `name:"transcription-model" env:"MEETGRAPH_TRANSCRIPTION_MODEL" default:"whisper-1" help:"Model name sent to the transcription endpoint."`
+	TranscriptionKey   string `name:"transcription-key" env:"MEETGRAPH_TRANSCRIPTION_KEY" help:"Bearer token for the transcription endpoint; empty sends none."`
+	ChatURL            string `name:"chat-url" env:"MEETGRAPH_CHAT_URL" help:"Base URL of an OpenAI-compatible chat API for summaries, including /v1; empty uses the offline extractive summary."`
+	ChatModel          string `name:"chat-model" env:"MEETGRAPH_CHAT_MODEL" default:"gpt-4o-mini" help:"Model name sent to the chat endpoint."`
+	ChatKey            string `name:"chat-key" env:"MEETGRAPH_CHAT_KEY" help:"Bearer token for the chat endpoint; empty sends none."`
+}
+
+// NotificationFlags are the e-mail settings of meeting notifications.
+type NotificationFlags struct {
+	SMTPHost     string `name:"smtp-host" env:"MEETGRAPH_SMTP_HOST" help:"SMTP server for meeting notifications; empty disables e-mail."`
+	SMTPPort     int    `name:"smtp-port" env:"MEETGRAPH_SMTP_PORT" default:"587" help:"SMTP server port."`
+	SMTPSecurity string `name:"smtp-security" env:"MEETGRAPH_SMTP_SECURITY" default:"starttls" enum:"starttls,tls,none" help:"SMTP connection security: starttls, tls (implicit, port 465) or none (loopback relays only)."`
+	SMTPUser     string `name:"smtp-user" env:"MEETGRAPH_SMTP_USER" help:"SMTP username; empty skips authentication."`
+	SMTPPassword string `name:"smtp-password" env:"MEETGRAPH_SMTP_PASSWORD" help:"SMTP password."`
+	SMTPFrom     string `name:"smtp-from" env:"MEETGRAPH_SMTP_FROM" default:"meetgraph <noreply@localhost>" help:"Sender address of notification e-mails."`
 }
 
 // environment is what every subcommand's Run receives.
@@ -91,6 +121,7 @@ func newParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.Exit(func(code int) { panic(exitRequest{code: code}) }),
 		kong.ValueFormatter(formatFlagHelp),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, WrapUpperBound: 100}),
+		kong.Vars{"demo_text": demoSentences},
 	)
 }
 

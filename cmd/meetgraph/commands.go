@@ -56,35 +56,7 @@ func (c *TokenCmd) Run(env *environment) error {
 		return fmt.Errorf("--ttl is %s: a token must stay valid for a positive duration", c.TTL)
 	}
 
-	tokens, err := env.tokens()
-	if err != nil {
-		return err
-	}
-
-	pool, err := env.openDatabase()
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-
-	db := store.New(pool)
-
-	var user *store.User
-	if id, parseErr := uuid.Parse(c.User); parseErr == nil {
-		user, err = db.UserByID(env.ctx, id)
-	} else {
-		user, err = db.UserByEmail(env.ctx, c.User)
-	}
-
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user with id or e-mail %q: run `meetgraph seed` for the demo users", c.User)
-	}
-
-	if err != nil {
-		return err
-	}
-
-	token, err := tokens.Sign(user.ID, c.TTL)
+	token, err := env.userToken(c.User, c.TTL)
 	if err != nil {
 		return err
 	}
@@ -92,4 +64,37 @@ func (c *TokenCmd) Run(env *environment) error {
 	_, err = fmt.Fprintln(env.stdout, token)
 
 	return err
+}
+
+// userToken signs a token for the user with the given id or e-mail address.
+func (env *environment) userToken(userRef string, ttl time.Duration) (string, error) {
+	tokens, err := env.tokens()
+	if err != nil {
+		return "", err
+	}
+
+	pool, err := env.openDatabase()
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+
+	db := store.New(pool)
+
+	var user *store.User
+	if id, parseErr := uuid.Parse(userRef); parseErr == nil {
+		user, err = db.UserByID(env.ctx, id)
+	} else {
+		user, err = db.UserByEmail(env.ctx, userRef)
+	}
+
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("no user with id or e-mail %q: run `meetgraph seed` for the demo users", userRef)
+	}
+
+	if err != nil {
+		return "", err
+	}
+
+	return tokens.Sign(user.ID, ttl)
 }

@@ -41,6 +41,11 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			flags.RecordingURLExpiry, maxPresignExpiry)
 	}
 
+	if flags.MaxUploadBytes <= 0 {
+		return fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0",
+			flags.MaxUploadBytes)
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
@@ -53,6 +58,7 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			Objects:            svc.objects,
 			Logger:             logger,
 			RecordingURLExpiry: flags.RecordingURLExpiry,
+			MaxUploadBytes:     flags.MaxUploadBytes,
 		},
 	})
 
@@ -68,9 +74,11 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			MaxBodyBytes:       flags.MaxBodyBytes,
 			RequestTimeout:     flags.RequestTimeout,
 			MaxBatchOperations: flags.MaxBatchOperations,
+			UploadTimeout:      flags.UploadTimeout,
 		},
-		RateLimit: server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
-		Tracing:   env.globals.OTLPEndpoint != "",
+		RateLimit:      server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
+		Tracing:        env.globals.OTLPEndpoint != "",
+		MaxUploadBytes: flags.MaxUploadBytes,
 	}, server.Deps{
 		Logger:  logger,
 		Schema:  schema,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,7 +30,7 @@ type system struct {
 
 // settingArgs returns the global flags that point meetgraph at this test's
 // database, broker and bucket.
-func settingArgs(t *testing.T, databaseURL string) []string {
+func settingArgs(t testing.TB, databaseURL string) []string {
 	t.Helper()
 
 	bucket := testenv.Bucket(t)
@@ -45,9 +46,9 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 	}
 }
 
-// startSystem runs `meetgraph all` with extra flags and waits until
-// /readyz answers 200.
-func startSystem(t *testing.T, databaseURL string, extra ...string) *system {
+// startSystem runs `meetgraph all` with extraArgs and waits until /readyz
+// answers 200.
+func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system {
 	t.Helper()
 
 	addr := testenv.FreeAddr(t)
@@ -61,7 +62,8 @@ func startSystem(t *testing.T, databaseURL string, extra ...string) *system {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append(append([]string{"all", "--http-addr", addr}, s.settings...), extra...)
+	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+	args = append(args, extraArgs...)
 
 	go func() {
 		var stderr bytes.Buffer
@@ -85,7 +87,7 @@ func startSystem(t *testing.T, databaseURL string, extra ...string) *system {
 }
 
 // stop cancels the process's context and checks that it shuts down cleanly.
-func (s *system) stop(t *testing.T) {
+func (s *system) stop(t testing.TB) {
 	t.Helper()
 
 	if s.cancel == nil {
@@ -105,7 +107,7 @@ func (s *system) stop(t *testing.T) {
 
 // command runs a meetgraph subcommand with the system's settings and
 // returns its standard output.
-func (s *system) command(t *testing.T, args ...string) string {
+func (s *system) command(t testing.TB, args ...string) string {
 	t.Helper()
 
 	var stdout, stderr bytes.Buffer
@@ -115,7 +117,7 @@ func (s *system) command(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-func get(t *testing.T, rawURL string) (int, string) {
+func get(t testing.TB, rawURL string) (int, string) {
 	t.Helper()
 
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -348,4 +350,21 @@ func TestMeetingVisibleOnlyToParticipants(t *testing.T) {
 	response = testenv.PostGraphQL(t, s.baseURL+"/query", alice, query, map[string]any{"id": "not-a-uuid"})
 	require.Len(t, response.Errors, 1)
 	require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+}
+
+func TestAllStopsWhenGatewayCannotListen(t *testing.T) {
+	t.Parallel()
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	args := append([]string{"all", "--http-addr", taken.Addr().String()}, settingArgs(t, testenv.DatabaseURL(t))...)
+	err = run(ctx, args, &bytes.Buffer{}, &bytes.Buffer{})
+
+	require.ErrorContains(t, err, "MEETGRAPH_HTTP_ADDR")
+	require.NoError(t, ctx.Err(), "the workers must stop with the gateway, not keep the process running")
 }

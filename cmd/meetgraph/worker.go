@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meetgraph/meetgraph/consumers"
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -25,16 +27,47 @@ func (c *WorkCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	var group errgroup.Group
-
-	if c.MetricsAddr != "" {
-		group.Go(func() error { return runMetricsServer(env, c.MetricsAddr, svc) })
+	parts := []func(*environment) error{
+		func(env *environment) error { return runWorkers(env, c.WorkerFlags, svc) },
 	}
 
-	group.Go(func() error { return runWorkers(env, c.WorkerFlags, svc) })
+	if c.MetricsAddr != "" {
+		parts = append(parts, func(env *environment) error { return runMetricsServer(env, c.MetricsAddr, svc) })
+	}
 
-	return group.Wait()
+	return runTogether(env, parts...)
 }
+
+// runTogether runs each part with a context that is cancelled as soon as
+// any part returns, so that one part failing at start-up stops the others
+// instead of leaving the process half running. It returns the first error.
+func runTogether(env *environment, parts ...func(*environment) error) error {
+	group, ctx := errgroup.WithContext(env.ctx)
+	shared := *env
+	shared.ctx = ctx
+
+	for _, part := range parts {
+		group.Go(func() error {
+			err := part(&shared)
+			if err == nil && env.ctx.Err() == nil {
+				// A part that ends on its own before shutdown still stops the rest.
+				return errPartEnded
+			}
+
+			return err
+		})
+	}
+
+	err := group.Wait()
+	if errors.Is(err, errPartEnded) {
+		return nil
+	}
+
+	return err
+}
+
+// errPartEnded cancels the other parts when one returns without an error.
+var errPartEnded = errors.New("a part of the process ended")
 
 // runMetricsServer serves /metrics and /healthz for the work command until
 // env.ctx is cancelled.
@@ -89,23 +122,34 @@ func (c *AllCmd) Run(env *environment) error {
 		return err
 	}
 
-	var group errgroup.Group
-
-	group.Go(func() error { return runGateway(env, c.HTTPFlags, svc) })
-	group.Go(func() error { return runWorkers(env, c.WorkerFlags, svc) })
-
-	return group.Wait()
+	return runTogether(env,
+		func(env *environment) error { return runGateway(env, c.HTTPFlags, svc) },
+		func(env *environment) error { return runWorkers(env, c.WorkerFlags, svc) },
+	)
 }
 
 // runWorkers consumes task messages until env.ctx is cancelled.
 //
-// TODO: no consumers are registered yet; the worker holds its connections
-// and waits, so `work` and `all` start and stop cleanly but process nothing.
+// TODO: no consumer runner is registered yet; the task handlers are built
+// (which checks their settings) and the reminder loop runs, but no task
+// message is consumed.
 func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 	logger := env.logger.With(slog.String("component", "worker"))
 	logger.Info("worker started", slog.Duration("shutdown_timeout", flags.WorkerShutdownTimeout))
 
-	<-env.ctx.Done()
+	parts, err := buildWorkerParts(flags, svc, logger)
+	if err != nil {
+		return err
+	}
+
+	if parts.notifier != nil {
+		reminders := &consumers.Reminders{Notifier: parts.notifier, Logger: logger}
+		if err := reminders.Run(env.ctx); err != nil {
+			return err
+		}
+	} else {
+		<-env.ctx.Done()
+	}
 
 	logger.Info("worker stopped")
 

@@ -20,7 +20,20 @@ type Analysis struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+type Mutation struct {
+}
+
 type Query struct {
+}
+
+// A presigned S3 URL for uploading a large recording without the gateway in the path.
+type RecordingUploadTarget struct {
+	// The recording, UPLOADING until completeRecordingUpload registers the object.
+	Recording *Recording `json:"recording"`
+	// Send the file's bytes with an HTTP PUT to this URL, then call completeRecordingUpload.
+	URL string `json:"url"`
+	// When the URL stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 type Transcript struct {

@@ -1,74 +1,51 @@
 package testenv
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
+	"context"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/meetgraph/meetgraph/internal/gqlclient"
 )
 
 // GraphQLResponse is a decoded GraphQL response with its HTTP status.
-type GraphQLResponse struct {
-	Status int
-	Data   json.RawMessage `json:"data"`
-	Errors []GraphQLError  `json:"errors"`
-}
+type GraphQLResponse = gqlclient.Response
 
 // GraphQLError is one entry of a response's errors list.
-type GraphQLError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-// Code returns the error's extensions.code, or "".
-func (e GraphQLError) Code() string {
-	code, _ := e.Extensions["code"].(string)
-
-	return code
-}
+type GraphQLError = gqlclient.Error
 
 // PostGraphQL sends query with variables to endpoint as a JSON POST, with a
 // bearer token when token is not empty, and decodes the response.
 func PostGraphQL(t testing.TB, endpoint, token, query string, variables map[string]any) GraphQLResponse {
 	t.Helper()
 
-	body, err := json.Marshal(map[string]any{"query": query, "variables": variables})
-	if err != nil {
-		t.Fatalf("encode GraphQL request: %v", err)
-	}
-
-	request, err := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(body))
+	request, err := gqlclient.NewRequest(context.Background(), endpoint, token, query, variables)
 	if err != nil {
 		t.Fatalf("build GraphQL request: %v", err)
 	}
 
-	request.Header.Set("Content-Type", "application/json")
-	request.Header.Set("Accept", "application/graphql-response+json, application/json")
-
-	if token != "" {
-		request.Header.Set("Authorization", "Bearer "+token)
-	}
-
-	client := &http.Client{Timeout: 30 * time.Second}
-
-	response, err := client.Do(request)
+	response, err := gqlclient.Do(&http.Client{Timeout: 30 * time.Second}, request)
 	if err != nil {
-		t.Fatalf("POST %s: %v", endpoint, err)
+		t.Fatalf("GraphQL request: %v", err)
 	}
-	defer response.Body.Close()
 
-	raw, err := io.ReadAll(response.Body)
+	return response
+}
+
+// PostUpload sends a GraphQL multipart upload and decodes the response.
+func PostUpload(t testing.TB, endpoint, token string, upload gqlclient.Upload) GraphQLResponse {
+	t.Helper()
+
+	request, err := gqlclient.NewUploadRequest(context.Background(), endpoint, token, upload)
 	if err != nil {
-		t.Fatalf("read GraphQL response: %v", err)
+		t.Fatalf("build upload request: %v", err)
 	}
 
-	decoded := GraphQLResponse{Status: response.StatusCode}
-	if err := json.Unmarshal(raw, &decoded); err != nil {
-		t.Fatalf("decode GraphQL response (status %d): %v\n%s", response.StatusCode, err, raw)
+	response, err := gqlclient.Do(&http.Client{Timeout: 10 * time.Minute}, request)
+	if err != nil {
+		t.Fatalf("upload: %v", err)
 	}
 
-	return decoded
+	return response
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -18,4 +19,6 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// RecordingURLExpiry is how long a presigned recording URL stays valid.
 	RecordingURLExpiry time.Duration
+	// Hub delivers live task and meeting events to subscriptions.
+	Hub *events.Hub
 }

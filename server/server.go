@@ -26,6 +26,11 @@ type Config struct {
 	Introspection bool
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
+	// Subscriptions sets the WebSocket and SSE transports.
+	Subscriptions SubscriptionConfig
+	// SubscriptionStats serves GET /debug/subscriptions with goroutine,
+	// connection and subscription counts.
+	SubscriptionStats bool
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -35,15 +40,30 @@ type Deps struct {
 	Tokens *auth.Tokens
 	// Checks are the dependencies that /readyz probes.
 	Checks []Check
+	// Subscriptions counts open subscriptions for /debug/subscriptions; may be nil.
+	Subscriptions Subscriptions
+	// OnShutdown, when set, registers a function to run when the HTTP
+	// server shuts down (http.Server.RegisterOnShutdown); the handler uses it
+	// to close WebSocket connections and SSE streams.
+	OnShutdown func(func())
 }
 
 // NewHandler returns the gateway's root HTTP handler.
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
+	subscriptions := newSubscriptionTransports(config.Subscriptions, deps)
 
-	mux.Handle("/query", deps.Tokens.Middleware(newGraphQLHandler(config, deps)))
+	if deps.OnShutdown != nil {
+		deps.OnShutdown(subscriptions.shutdown)
+	}
+
+	mux.Handle("/query", deps.Tokens.Middleware(subscriptions.guard(newGraphQLHandler(config, deps, subscriptions))))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
+
+	if config.SubscriptionStats {
+		mux.Handle("GET /debug/subscriptions", handleSubscriptionStats(subscriptions, deps.Subscriptions))
+	}
 
 	if config.Playground {
 		page := playground.New("meetgraph", "/query")
@@ -54,9 +74,13 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	return withRequestID(withAccessLog(deps.Logger, mux))
 }
 
-func newGraphQLHandler(config Config, deps Deps) *handler.Server {
+func newGraphQLHandler(config Config, deps Deps, subscriptions *subscriptionTransports) *handler.Server {
 	srv := handler.New(deps.Schema)
 
+	// The first transport that supports a request serves it: WebSocket
+	// upgrades are GET requests and SSE requests are JSON POSTs, so both
+	// come before GET and POST.
+	subscriptions.addTo(srv)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
@@ -41,53 +42,75 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			flags.RecordingURLExpiry, maxPresignExpiry)
 	}
 
+	if err := checkSubscriptionFlags(flags); err != nil {
+		return err
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
 	}
 
 	logger := env.logger.With(slog.String("component", "gateway"))
+
+	hub := events.NewHub(flags.SubscriptionBuffer)
+	defer hub.Close()
+
+	listener, err := events.Listen(svc.broker, hub, events.ListenerConfig{}, logger)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_AMQP_URL (--amqp-url): %w", err)
+	}
+	defer closeListener(listener, logger)
 	schema := graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{
 			Store:              svc.store,
 			Objects:            svc.objects,
 			Logger:             logger,
 			RecordingURLExpiry: flags.RecordingURLExpiry,
+			Hub:                hub,
 		},
 	})
 
-	handler := server.NewHandler(server.Config{
-		Playground:    flags.Playground || env.globals.Dev,
-		Introspection: flags.Introspection || env.globals.Dev,
-	}, server.Deps{
-		Logger: logger,
-		Schema: schema,
-		Tokens: tokens,
-		Checks: svc.readinessChecks(),
-	})
-
-	listener, err := net.Listen("tcp", flags.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("MEETGRAPH_HTTP_ADDR (--http-addr): %w", err)
-	}
-
 	httpServer := &http.Server{
-		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
+	httpServer.Handler = server.NewHandler(server.Config{
+		Playground:        flags.Playground || env.globals.Dev,
+		Introspection:     flags.Introspection || env.globals.Dev,
+		SubscriptionStats: env.globals.Dev,
+		Subscriptions: server.SubscriptionConfig{
+			PingInterval:   flags.SubscriptionPingInterval,
+			InitTimeout:    flags.SubscriptionInitTimeout,
+			AllowedOrigins: flags.WebSocketAllowedOrigins,
+		},
+	}, server.Deps{
+		Logger:        logger,
+		Schema:        schema,
+		Tokens:        tokens,
+		Checks:        svc.readinessChecks(),
+		Subscriptions: hub,
+		OnShutdown:    httpServer.RegisterOnShutdown,
+	})
+
+	tcpListener, err := net.Listen("tcp", flags.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_HTTP_ADDR (--http-addr): %w", err)
+	}
+
 	served := make(chan error, 1)
 
-	go func() { served <- httpServer.Serve(listener) }()
+	go func() { served <- httpServer.Serve(tcpListener) }()
 
-	logger.Info("gateway listening", slog.String("addr", listener.Addr().String()),
-		slog.String("graphql", "http://"+listener.Addr().String()+"/query"))
+	logger.Info("gateway listening", slog.String("addr", tcpListener.Addr().String()),
+		slog.String("graphql", "http://"+tcpListener.Addr().String()+"/query"),
+		slog.String("event_queue", listener.Queue()))
 
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve HTTP on %s: %w", listener.Addr(), err)
+		return fmt.Errorf("serve HTTP on %s: %w", tcpListener.Addr(), err)
 	case <-env.ctx.Done():
 	}
 
@@ -103,10 +126,37 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	}
 
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve HTTP on %s: %w", listener.Addr(), err)
+		return fmt.Errorf("serve HTTP on %s: %w", tcpListener.Addr(), err)
 	}
 
 	logger.Info("gateway stopped")
 
 	return nil
+}
+
+func checkSubscriptionFlags(flags HTTPFlags) error {
+	if flags.SubscriptionPingInterval <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_PING_INTERVAL (--subscription-ping-interval) is %s: it must be more than 0",
+			flags.SubscriptionPingInterval)
+	}
+
+	if flags.SubscriptionInitTimeout <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT (--subscription-init-timeout) is %s: it must be more than 0",
+			flags.SubscriptionInitTimeout)
+	}
+
+	if flags.SubscriptionBuffer <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_BUFFER (--subscription-buffer) is %d: it must be at least 1",
+			flags.SubscriptionBuffer)
+	}
+
+	return nil
+}
+
+// closeListener stops consuming events; the hub is closed after it, so that
+// no event arrives for a closed hub.
+func closeListener(listener *events.Listener, logger *slog.Logger) {
+	if err := listener.Close(); err != nil {
+		logger.Warn("closing event listener failed", slog.Any("error", err))
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"sync"
@@ -63,7 +65,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallWriteBuffer{w}, r, &websocket.AcceptOptions{
 		Subprotocols:   options.Subprotocols,
 		OriginPatterns: a.originPatterns,
 	})
@@ -89,6 +91,27 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 	c.start(a.pingInterval, a.initTimeout)
 
 	return c, nil
+}
+
+// websocketWriteBuffer is the size of a connection's write buffer. GraphQL
+// events are a few hundred bytes, and bufio writes a larger message
+// straight to the socket, so 1 KiB costs no extra system calls for them.
+const websocketWriteBuffer = 1024
+
+// smallWriteBuffer hands coder/websocket a hijacked connection with a 1 KiB
+// write buffer instead of the 4 KiB one that net/http makes for each
+// Hijack, which an idle subscription would hold for its whole life.
+type smallWriteBuffer struct {
+	http.ResponseWriter
+}
+
+func (w smallWriteBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, buffers, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+
+	return conn, bufio.NewReadWriter(buffers.Reader, bufio.NewWriterSize(conn, websocketWriteBuffer)), nil
 }
 
 // register adds c to the registry; it fails once closeAll has run.

@@ -325,15 +325,15 @@ func (c *websocketConn) check(data []byte) (int, string) {
 // the acknowledgement and each operation's end, and drops the complete that
 // gqlgen sends after an error, which the protocol forbids.
 func (c *websocketConn) WriteJSON(v any) error {
-	messageType, id := messageTypeAndID(v)
+	message := readMessage(v)
 
-	if c.strict && !c.track(messageType, id) {
+	if c.strict && !c.track(message.messageType, message.id) {
 		return nil
 	}
 
-	data, err := json.Marshal(v)
+	data, err := message.encode()
 	if err != nil {
-		return fmt.Errorf("encode %s message: %w", messageType, err)
+		return fmt.Errorf("encode %s message: %w", message.messageType, err)
 	}
 
 	// A write that cannot finish within the ping interval belongs to a peer
@@ -364,28 +364,74 @@ func (c *websocketConn) track(messageType, id string) bool {
 	return true
 }
 
-// messageTypeAndID reads the Type and ID fields of gqlgen's unexported
-// message structs.
-func messageTypeAndID(v any) (string, string) {
+// serverMessage is the content of gqlgen's unexported message structs.
+type serverMessage struct {
+	messageType string
+	id          string
+	payload     []byte
+	value       any
+}
+
+// readMessage reads the Type, ID and Payload fields of gqlgen's message
+// structs, which are unexported types with exported fields.
+func readMessage(v any) serverMessage {
+	message := serverMessage{value: v}
+
 	value := reflect.ValueOf(v)
 	if value.Kind() == reflect.Pointer {
 		value = value.Elem()
 	}
 
 	if value.Kind() != reflect.Struct {
-		return "", ""
+		return message
 	}
 
-	var messageType, id string
 	if field := value.FieldByName("Type"); field.IsValid() && field.Kind() == reflect.String {
-		messageType = field.String()
+		message.messageType = field.String()
 	}
 
 	if field := value.FieldByName("ID"); field.IsValid() && field.Kind() == reflect.String {
-		id = field.String()
+		message.id = field.String()
 	}
 
-	return messageType, id
+	if field := value.FieldByName("Payload"); field.IsValid() && field.Kind() == reflect.Slice &&
+		field.Type().Elem().Kind() == reflect.Uint8 {
+		message.payload = field.Bytes()
+	}
+
+	return message
+}
+
+// encode writes the message as JSON. The payload is gqlgen's own
+// json.Marshal output and goes in unchanged: encoding the struct again
+// would make encoding/json scan and compact every event a second time, once
+// per subscriber.
+func (m serverMessage) encode() ([]byte, error) {
+	if m.messageType == "" {
+		return json.Marshal(m.value)
+	}
+
+	id, err := json.Marshal(m.id)
+	if err != nil {
+		return nil, err
+	}
+
+	data := make([]byte, 0, len(m.payload)+len(m.messageType)+len(id)+32)
+	data = append(data, `{"type":"`...)
+	data = append(data, m.messageType...)
+	data = append(data, '"')
+
+	if m.id != "" {
+		data = append(data, `,"id":`...)
+		data = append(data, id...)
+	}
+
+	if len(m.payload) > 0 {
+		data = append(data, `,"payload":`...)
+		data = append(data, m.payload...)
+	}
+
+	return append(data, '}'), nil
 }
 
 // WriteClose starts the closing handshake in the background, because

@@ -74,12 +74,12 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 	}
 
 	c := &websocketConn{
-		acceptor:    a,
-		conn:        conn,
-		strict:      conn.Subprotocol() == graphqlTransportWS,
-		logger:      a.logger.With(slog.String("remote_addr", r.RemoteAddr), slog.String("subprotocol", conn.Subprotocol())),
-		active:      map[string]struct{}{},
-		writeTimout: a.pingInterval,
+		acceptor:     a,
+		conn:         conn,
+		strict:       conn.Subprotocol() == graphqlTransportWS,
+		logger:       a.logger.With(slog.String("remote_addr", r.RemoteAddr), slog.String("subprotocol", conn.Subprotocol())),
+		active:       map[string]struct{}{},
+		writeTimeout: a.pingInterval,
 	}
 
 	if !a.register(c) {
@@ -165,22 +165,22 @@ func (a *websocketAcceptor) closeAll() {
 // For graphql-transport-ws it checks each client message before gqlgen
 // reads it and closes the socket with the protocol's code on a violation.
 type websocketConn struct {
-	acceptor    *websocketAcceptor
-	conn        *websocket.Conn
-	strict      bool
-	logger      *slog.Logger
-	writeTimout time.Duration
+	acceptor     *websocketAcceptor
+	conn         *websocket.Conn
+	strict       bool
+	logger       *slog.Logger
+	writeTimeout time.Duration
 
-	mu             sync.Mutex
-	initReceived   bool
-	acknowledged   bool
-	active         map[string]struct{}
-	pingTimer      *time.Timer
-	initTimer      *time.Timer
-	closing        bool
-	releaseOnce    sync.Once
-	pingInterval   time.Duration
-	handshakeStart bool
+	mu           sync.Mutex
+	initReceived bool
+	acknowledged bool
+	active       map[string]struct{}
+	pingTimer    *time.Timer
+	initTimer    *time.Timer
+	closing      bool
+	releaseOnce  sync.Once
+	pingInterval time.Duration
+	closeStarted bool
 }
 
 var _ transport.WebsocketConn = (*websocketConn)(nil)
@@ -338,7 +338,7 @@ func (c *websocketConn) WriteJSON(v any) error {
 
 	// A write that cannot finish within the ping interval belongs to a peer
 	// that stopped reading; coder/websocket closes the connection then.
-	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
 	defer cancel()
 
 	return c.conn.Write(ctx, websocket.MessageText, data)
@@ -439,13 +439,13 @@ func (m serverMessage) encode() ([]byte, error) {
 // first call has an effect.
 func (c *websocketConn) WriteClose(code int, reason string) error {
 	c.mu.Lock()
-	if c.handshakeStart {
+	if c.closeStarted {
 		c.mu.Unlock()
 
 		return nil
 	}
 
-	c.handshakeStart = true
+	c.closeStarted = true
 	c.closing = true
 	c.mu.Unlock()
 
@@ -465,7 +465,7 @@ func (c *websocketConn) WriteClose(code int, reason string) error {
 func (c *websocketConn) Close() error {
 	c.mu.Lock()
 	c.closing = true
-	handshake := c.handshakeStart
+	handshake := c.closeStarted
 	c.mu.Unlock()
 
 	if handshake {

@@ -56,8 +56,10 @@ func receive(t *testing.T, s *Subscription) Message {
 	}
 }
 
-func TestListenerRebindsAfterReconnect(t *testing.T) {
-	t.Parallel()
+// startListener runs a listener with instance name instance on a new vhost
+// and returns the vhost's URL, the listener's hub and the listener.
+func startListener(t *testing.T, instance string) (string, *Hub, *Listener) {
+	t.Helper()
 
 	amqpURL := testenv.VHost(t)
 	logger := testenv.Logger(t)
@@ -67,9 +69,17 @@ func TestListenerRebindsAfterReconnect(t *testing.T) {
 	t.Cleanup(func() { _ = supervisor.Close() })
 
 	hub := NewHub(0)
-	listener, err := Listen(supervisor, hub, ListenerConfig{Instance: "test"}, logger)
+	listener, err := Listen(supervisor, hub, ListenerConfig{Instance: instance}, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, listener.Close()) })
+
+	return amqpURL, hub, listener
+}
+
+func TestListenerRebindsAfterReconnect(t *testing.T) {
+	t.Parallel()
+
+	amqpURL, hub, listener := startListener(t, "test")
 	require.Equal(t, "gateway.test", listener.Queue())
 
 	taskID, meetingID := uuid.New(), uuid.New()
@@ -97,17 +107,7 @@ func TestListenerRebindsAfterReconnect(t *testing.T) {
 func TestListenerSkipsUndecodableEvents(t *testing.T) {
 	t.Parallel()
 
-	amqpURL := testenv.VHost(t)
-	logger := testenv.Logger(t)
-
-	supervisor, err := broker.Dial(context.Background(), broker.Config{URL: amqpURL}, logger)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = supervisor.Close() })
-
-	hub := NewHub(0)
-	listener, err := Listen(supervisor, hub, ListenerConfig{}, logger)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, listener.Close()) })
+	amqpURL, hub, _ := startListener(t, "")
 
 	taskID := uuid.New()
 	tasks := hub.SubscribeTask(taskID)

@@ -57,6 +57,21 @@ func nextSeqs(t *testing.T, stream *TaskStream, n int) []int64 {
 	return seqs
 }
 
+// openEmptyStream opens a stream on a task without stored events.
+func openEmptyStream(t *testing.T) (*Hub, uuid.UUID, uuid.UUID, *storedTask, *TaskStream) {
+	t.Helper()
+
+	hub := NewHub(0)
+	taskID, meetingID := uuid.New(), uuid.New()
+	store := &storedTask{}
+
+	stream, err := hub.OpenTaskStream(context.Background(), taskID, 0, store.after)
+	require.NoError(t, err)
+	t.Cleanup(stream.Close)
+
+	return hub, taskID, meetingID, store, stream
+}
+
 func TestTaskStreamReplaysThenStreamsWithoutDuplicates(t *testing.T) {
 	t.Parallel()
 
@@ -98,13 +113,7 @@ func TestTaskStreamReplaysThenStreamsWithoutDuplicates(t *testing.T) {
 func TestTaskStreamFillsLiveGapFromStore(t *testing.T) {
 	t.Parallel()
 
-	hub := NewHub(0)
-	taskID, meetingID := uuid.New(), uuid.New()
-	store := &storedTask{}
-
-	stream, err := hub.OpenTaskStream(context.Background(), taskID, 0, store.after)
-	require.NoError(t, err)
-	t.Cleanup(stream.Close)
+	hub, taskID, meetingID, store, stream := openEmptyStream(t)
 
 	first := taskEvent(taskID, meetingID, 1, "QUEUED", 0)
 	store.add(first)
@@ -126,13 +135,7 @@ func TestTaskStreamFillsLiveGapFromStore(t *testing.T) {
 func TestTaskStreamRefillsAfterResync(t *testing.T) {
 	t.Parallel()
 
-	hub := NewHub(0)
-	taskID, meetingID := uuid.New(), uuid.New()
-	store := &storedTask{}
-
-	stream, err := hub.OpenTaskStream(context.Background(), taskID, 0, store.after)
-	require.NoError(t, err)
-	t.Cleanup(stream.Close)
+	hub, taskID, meetingID, store, stream := openEmptyStream(t)
 
 	store.add(taskEvent(taskID, meetingID, 1, "QUEUED", 0))
 	store.add(taskEvent(taskID, meetingID, 2, "FAILED", 0))
@@ -140,7 +143,7 @@ func TestTaskStreamRefillsAfterResync(t *testing.T) {
 
 	require.Equal(t, []int64{1, 2}, nextSeqs(t, stream, 2))
 
-	_, err = stream.Next(context.Background())
+	_, err := stream.Next(context.Background())
 	require.ErrorIs(t, err, io.EOF)
 }
 

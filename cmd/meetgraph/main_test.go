@@ -49,10 +49,18 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 func startSystem(t *testing.T, databaseURL string) *system {
 	t.Helper()
 
+	return launchSystem(t, "all", databaseURL, settingArgs(t, databaseURL))
+}
+
+// launchSystem runs a meetgraph subcommand that serves HTTP with settings
+// and extra flags, and waits until /readyz answers 200.
+func launchSystem(t *testing.T, command, databaseURL string, settings []string, extra ...string) *system {
+	t.Helper()
+
 	addr := testenv.FreeAddr(t)
 	s := &system{
 		baseURL:     "http://" + addr,
-		settings:    settingArgs(t, databaseURL),
+		settings:    settings,
 		done:        make(chan error, 1),
 		databaseURL: databaseURL,
 	}
@@ -60,7 +68,7 @@ func startSystem(t *testing.T, databaseURL string) *system {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+	args := append(append([]string{command, "--http-addr", addr}, s.settings...), extra...)
 
 	go func() {
 		var stderr bytes.Buffer

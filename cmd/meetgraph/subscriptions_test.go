@@ -41,33 +41,9 @@ type subscriptionSystem struct {
 func startGateway(t *testing.T, databaseURL, amqpURL string, extra ...string) *system {
 	t.Helper()
 
-	addr := testenv.FreeAddr(t)
 	settings := append(settingArgs(t, databaseURL), "--amqp-url", amqpURL)
-	s := &system{baseURL: "http://" + addr, settings: settings, done: make(chan error, 1), databaseURL: databaseURL}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-
-	args := append(append([]string{"serve", "--http-addr", addr}, settings...), extra...)
-
-	go func() {
-		var stderr bytes.Buffer
-		err := run(ctx, args, &bytes.Buffer{}, &stderr)
-		t.Log(stderr.String())
-		s.done <- err
-	}()
-
-	t.Cleanup(func() { s.stop(t) })
-
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if status, body := get(t, s.baseURL+"/readyz"); status != http.StatusOK {
-			return fmt.Errorf("readyz answered %d: %s", status, body)
-		}
-
-		return nil
-	})
-
-	return s
+	return launchSystem(t, "serve", databaseURL, settings, extra...)
 }
 
 func setupSubscriptions(t *testing.T, gateways int, extra ...string) *subscriptionSystem {

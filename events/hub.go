@@ -11,7 +11,7 @@ import (
 // starts to coalesce its progress events.
 const DefaultBufferSize = 32
 
-// ErrHubClosed is returned by Subscription.Next after the hub was closed.
+// ErrHubClosed is returned by Subscription.Take and TaskStream.Next after the hub was closed.
 var ErrHubClosed = errors.New("event hub closed")
 
 // terminalStatuses are the task statuses after which a task has no further
@@ -32,7 +32,7 @@ type Message struct {
 	Task    *TaskEvent
 	Meeting *MeetingEvent
 	// Resync reports that the broker connection was replaced, so events
-	// published meanwhile may never arrive live; a subscriber that can
+	// published meanwhile may never arrive live. A subscriber that can
 	// re-read them from the store should do so.
 	Resync bool
 	// Coalesced is set on a progress event that replaced older progress
@@ -53,7 +53,7 @@ func (m Message) coalescable(newer Message) bool {
 		!newer.Task.Terminal()
 }
 
-// topic says which events a subscription receives.
+// topic selects the events that a subscription receives.
 type topic struct {
 	kind topicKind
 	id   uuid.UUID

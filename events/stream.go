@@ -16,7 +16,7 @@ type ReplayFunc func(ctx context.Context, afterSeq int64) ([]*TaskEvent, error)
 // TaskStream yields one task's events in sequence order, each once: first
 // the stored events after a starting point, then live ones from the hub.
 // It subscribes before it reads the store, so an event that is committed
-// while the replay runs arrives live and is not lost; an event seen both
+// while the replay runs arrives live and is not lost. An event seen both
 // ways is dropped by its sequence number. A gap in the live sequence (an
 // event lost while the broker connection was replaced, or published out of
 // order) is filled from the store.

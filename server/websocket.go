@@ -143,7 +143,7 @@ func (a *websocketAcceptor) Len() int {
 	return len(a.conns)
 }
 
-// closeAll closes every connection with 1001 (going away), which tells
+// closeAll closes every connection with 1001 (going away), which asks
 // clients to reconnect, and rejects new ones. WebSocket connections are
 // hijacked, so http.Server.Shutdown neither waits for nor closes them.
 func (a *websocketAcceptor) closeAll() {

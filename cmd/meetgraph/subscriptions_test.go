@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -363,4 +364,39 @@ func TestVanishedClientsReleaseSubscriptions(t *testing.T) {
 
 		return nil
 	})
+}
+
+func TestShutdownEndsSubscriptions(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1, "--shutdown-timeout", "20s")
+	gateway := sys.gateways[0]
+	taskID := sys.newTask(t)
+
+	ws := dialWS(t, gateway.baseURL, "graphql-transport-ws", nil)
+	ws.init(sys.aliceToken)
+	ws.subscribe("subscribe", "1", taskUpdatedQuery, map[string]any{"id": taskID.String()})
+
+	sse := postSSE(t, gateway.baseURL, sys.aliceToken, taskUpdatedQuery, map[string]any{"id": taskID.String()})
+	defer sse.Body.Close()
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := stats(t, gateway)["subscriptions"]; n != 2 {
+			return fmt.Errorf("%d subscriptions open, want 2", n)
+		}
+
+		return nil
+	})
+
+	// Hijacked WebSockets and streaming SSE responses would keep
+	// http.Server.Shutdown waiting for the whole 20 s timeout.
+	start := time.Now()
+	gateway.stop(t)
+	require.Less(t, time.Since(start), 10*time.Second, "shutdown must not wait for open subscriptions")
+
+	code, _ := ws.closeStatus()
+	require.Equal(t, websocket.StatusGoingAway, code)
+
+	_, err := io.ReadAll(sse.Body)
+	require.NoError(t, err, "the SSE stream must end")
 }

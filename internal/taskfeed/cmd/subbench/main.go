@@ -49,6 +49,7 @@ func main() {
 		count   = flag.Int("n", 10000, "subscriptions (fanout, throughput) or tasks (latency)")
 		events  = flag.Int("events", 200, "events to publish (throughput)")
 		rate    = flag.Int("rate", 200, "tasks per second (latency)")
+		perConn = flag.Int("per-connection", 1, "subscriptions per WebSocket connection (fanout, throughput)")
 		hold    = flag.Duration("hold", 0, "how long to keep the subscriptions open after measuring (fanout), for profiling")
 		meeting = flag.String("meeting", store.SeedID("meeting:planning").String(), "meeting id of the tasks")
 		user    = flag.String("user", store.SeedID("user:alice").String(), "user id that requests the tasks")
@@ -74,9 +75,9 @@ func main() {
 
 	switch *mode {
 	case "fanout":
-		err = fanout(ctx, s, feed, *count, *hold)
+		err = fanout(ctx, s, feed, *count, *perConn, *hold)
 	case "throughput":
-		err = throughput(ctx, s, feed, *count, *events)
+		err = throughput(ctx, s, feed, *count, *perConn, *events)
 	case "latency":
 		err = latency(ctx, s, feed, *count, *rate)
 	default:
@@ -154,13 +155,17 @@ func (c *client) read() {
 	}
 }
 
-func openClients(ctx context.Context, s settings, n int, taskID uuid.UUID, onEvent func(string, time.Time)) ([]*client, error) {
-	clients := make([]*client, n)
+// openClients opens n subscriptions to taskID, perConnection on each
+// WebSocket connection.
+func openClients(ctx context.Context, s settings, n, perConnection int, taskID uuid.UUID,
+	onEvent func(string, time.Time),
+) ([]*client, error) {
+	clients := make([]*client, (n+perConnection-1)/perConnection)
 
 	var group errgroup.Group
 	group.SetLimit(64)
 
-	for i := range n {
+	for i := range clients {
 		group.Go(func() error {
 			c, err := dial(ctx, s, onEvent)
 			if err != nil {
@@ -169,7 +174,13 @@ func openClients(ctx context.Context, s settings, n int, taskID uuid.UUID, onEve
 
 			clients[i] = c
 
-			return c.subscribe(ctx, "1", taskID)
+			for op := range min(perConnection, n-i*perConnection) {
+				if err := c.subscribe(ctx, fmt.Sprint(op), taskID); err != nil {
+					return err
+				}
+			}
+
+			return nil
 		})
 	}
 
@@ -243,7 +254,7 @@ func residentKiB(pid int) int {
 	return 0
 }
 
-func fanout(ctx context.Context, s settings, feed *taskfeed.Feed, n int, hold time.Duration) error {
+func fanout(ctx context.Context, s settings, feed *taskfeed.Feed, n, perConnection int, hold time.Duration) error {
 	taskID, err := feed.CreateTask(ctx, s.meeting, s.user, "NOOP")
 	if err != nil {
 		return err
@@ -262,7 +273,7 @@ func fanout(ctx context.Context, s settings, feed *taskfeed.Feed, n int, hold ti
 		last     time.Time
 	)
 
-	clients, err := openClients(ctx, s, n, taskID, func(string, time.Time) {
+	clients, err := openClients(ctx, s, n, perConnection, taskID, func(string, time.Time) {
 		mu.Lock()
 		received++
 		last = time.Now()
@@ -285,7 +296,7 @@ func fanout(ctx context.Context, s settings, feed *taskfeed.Feed, n int, hold ti
 
 	rssAfter := residentKiB(s.pid)
 
-	fmt.Printf("idle subscriptions: %d\n", n)
+	fmt.Printf("idle subscriptions: %d on %d connections\n", n, len(clients))
 	fmt.Printf("goroutines: %d -> %d (%.2f per subscription)\n", before["goroutines"], after["goroutines"],
 		float64(after["goroutines"]-before["goroutines"])/float64(n))
 	fmt.Printf("resident memory: %d KiB -> %d KiB (%.1f KiB per subscription)\n", rssBefore, rssAfter,
@@ -334,13 +345,13 @@ func fanout(ctx context.Context, s settings, feed *taskfeed.Feed, n int, hold ti
 	return nil
 }
 
-func throughput(ctx context.Context, s settings, feed *taskfeed.Feed, n, count int) error {
+func throughput(ctx context.Context, s settings, feed *taskfeed.Feed, n, perConnection, count int) error {
 	taskID, err := feed.CreateTask(ctx, s.meeting, s.user, "NOOP")
 	if err != nil {
 		return err
 	}
 
-	clients, err := openClients(ctx, s, n, taskID, nil)
+	clients, err := openClients(ctx, s, n, perConnection, taskID, nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/internal/taskfeed"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 	"github.com/meetgraph/meetgraph/store"
@@ -399,4 +400,87 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 
 	_, err := io.ReadAll(sse.Body)
 	require.NoError(t, err, "the SSE stream must end")
+}
+
+func TestMeetingSubscriptionsStreamLiveEvents(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+
+	variables := map[string]any{"m": sys.planning.String()}
+	c.subscribe("subscribe", "tasks", `subscription ($m: ID!) {
+		meetingTasks(meetingId: $m) { seq status task { id kind meeting { id } } }
+	}`, variables)
+	c.subscribe("subscribe", "meeting", `subscription ($m: ID!) {
+		meetingEvents(meetingId: $m) { type actor { name } meeting { title } }
+	}`, variables)
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := stats(t, sys.gateways[0])["subscriptions"]; n != 2 {
+			return fmt.Errorf("%d subscriptions open, want 2", n)
+		}
+
+		return nil
+	})
+
+	// A task created after the subscription started is included.
+	taskID := sys.newTask(t)
+	sys.record(t, taskID, 0, 1)
+
+	taskMessage := c.next()
+	require.Equal(t, "tasks", taskMessage.ID)
+
+	var tasks struct {
+		Data struct {
+			MeetingTasks struct {
+				Seq    int64
+				Status string
+				Task   struct {
+					ID, Kind string
+					Meeting  struct{ ID string }
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(taskMessage.Payload, &tasks))
+	require.Equal(t, int64(1), tasks.Data.MeetingTasks.Seq)
+	require.Equal(t, "QUEUED", tasks.Data.MeetingTasks.Status)
+	require.Equal(t, taskID.String(), tasks.Data.MeetingTasks.Task.ID)
+	require.Equal(t, "NOOP", tasks.Data.MeetingTasks.Task.Kind)
+	require.Equal(t, sys.planning.String(), tasks.Data.MeetingTasks.Task.Meeting.ID)
+
+	// An event type that the schema does not know is skipped, not sent as
+	// an invalid enum value.
+	publishMeetingEvent(t, sys, events.MeetingEvent{MeetingID: sys.planning, Type: "archived", At: time.Now()})
+	publishMeetingEvent(t, sys, events.MeetingEvent{MeetingID: sys.planning, Type: "started", ActorID: &sys.alice, At: time.Now()})
+
+	meetingMessage := c.next()
+	require.Equal(t, "meeting", meetingMessage.ID)
+
+	var meeting struct {
+		Data struct {
+			MeetingEvents struct {
+				Type    string
+				Actor   struct{ Name string }
+				Meeting struct{ Title string }
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(meetingMessage.Payload, &meeting))
+	require.Equal(t, "STARTED", meeting.Data.MeetingEvents.Type)
+	require.Equal(t, "Alice Archer", meeting.Data.MeetingEvents.Actor.Name)
+	require.Equal(t, "Weekly planning", meeting.Data.MeetingEvents.Meeting.Title)
+}
+
+// publishMeetingEvent sends event to the events exchange of the system's vhost.
+func publishMeetingEvent(t *testing.T, sys *subscriptionSystem, event events.MeetingEvent) {
+	t.Helper()
+
+	body, err := json.Marshal(event)
+	require.NoError(t, err)
+
+	require.NoError(t, sys.feed.PublishRaw(context.Background(), "meeting."+event.Type, "", body))
 }

@@ -124,18 +124,23 @@ func (f *Feed) Publish(ctx context.Context, event events.TaskEvent) error {
 
 	key := "task." + strings.ToLower(event.Kind) + "." + strings.ToLower(event.Status)
 
-	err = f.channel.PublishWithContext(ctx, events.Exchange, key, false, false, amqp.Publishing{
-		ContentType:  "application/json",
-		DeliveryMode: amqp.Persistent,
-		MessageId:    event.TaskID.String(),
-		Timestamp:    time.Now(),
-		Body:         body,
-	})
-	if err != nil {
+	if err := f.PublishRaw(ctx, key, event.TaskID.String(), body); err != nil {
 		return fmt.Errorf("publish event %d of task %s: %w", event.Seq, event.TaskID, err)
 	}
 
 	return nil
+}
+
+// PublishRaw sends a JSON body to the events exchange with routingKey and
+// messageID, which is a task id for task events and may be empty.
+func (f *Feed) PublishRaw(ctx context.Context, routingKey, messageID string, body []byte) error {
+	return f.channel.PublishWithContext(ctx, events.Exchange, routingKey, false, false, amqp.Publishing{
+		ContentType:  "application/json",
+		DeliveryMode: amqp.Persistent,
+		MessageId:    messageID,
+		Timestamp:    time.Now(),
+		Body:         body,
+	})
 }
 
 // NoopChanges are the events of a NOOP task, in order.

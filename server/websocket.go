@@ -266,8 +266,9 @@ func (c *websocketConn) NextReader() (int, io.Reader, error) {
 // returns the close code and reason for a violation, or 0.
 func (c *websocketConn) check(data []byte) (int, string) {
 	var header struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
+		Type    string          `json:"type"`
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
 	}
 
 	if err := json.Unmarshal(data, &header); err != nil {
@@ -281,6 +282,13 @@ func (c *websocketConn) check(data []byte) (int, string) {
 	if header.Type == "connection_init" {
 		if c.initReceived && c.strict {
 			return closeTooManyInits, "Too many initialisation requests"
+		}
+
+		// gqlgen v0.17.98 returns without closing the socket when the
+		// payload is not an object, which would leave the connection open
+		// with nothing reading it.
+		if !isObjectOrNull(header.Payload) {
+			return closeInvalidMessage, "Invalid message received: the connection_init payload must be an object"
 		}
 
 		c.initReceived = true
@@ -501,6 +509,12 @@ func (c *websocketConn) Subprotocol() string {
 
 func (c *websocketConn) SetReadLimit(limit int64) {
 	c.conn.SetReadLimit(limit)
+}
+
+func isObjectOrNull(payload json.RawMessage) bool {
+	trimmed := bytes.TrimSpace(payload)
+
+	return len(trimmed) == 0 || trimmed[0] == '{' || bytes.Equal(trimmed, []byte("null"))
 }
 
 // truncateReason keeps a close reason within the 123 bytes that a close

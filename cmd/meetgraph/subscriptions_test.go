@@ -221,6 +221,7 @@ func TestSubscriptionProtocolViolationsCloseWithCodes(t *testing.T) {
 			c.subscribe("subscribe", "1", taskUpdatedQuery, map[string]any{"id": uuid.NewString()})
 		}, 4401, "Unauthorized"},
 		{"InvalidMessage", func(c *wsClient) { c.sendRaw("{not json") }, 4400, "Invalid message received"},
+		{"InitPayloadNotObject", func(c *wsClient) { c.send("connection_init", "", "token") }, 4400, ""},
 		{"SecondInit", func(c *wsClient) {
 			c.init(sys.aliceToken)
 			c.send("connection_init", "", nil)

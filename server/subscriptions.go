@@ -135,6 +135,15 @@ func (s *subscriptionTransports) initConnection(ctx context.Context, payload tra
 		return s.rejectConnection(ctx, err)
 	}
 
+	until, err := s.tokens.AcceptedUntil(token)
+	if err != nil {
+		return s.rejectConnection(ctx, err)
+	}
+
+	if conn := connectionFromContext(ctx); conn != nil {
+		conn.closeAt(until, closeForbidden, "Forbidden: token expired")
+	}
+
 	return auth.WithUser(ctx, userID), nil, nil
 }
 
@@ -173,7 +182,7 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 				return
 			}
 
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(withConnectionSlot(r.Context())))
 		case sse.Supports(r):
 			if _, err := auth.UserID(r.Context()); err != nil {
 				message := err.Error()

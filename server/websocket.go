@@ -90,7 +90,33 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 
 	c.start(a.pingInterval, a.initTimeout)
 
+	if slot, ok := r.Context().Value(connectionSlotKey{}).(*connectionSlot); ok {
+		slot.conn = c
+	}
+
 	return c, nil
+}
+
+type connectionSlotKey struct{}
+
+// connectionSlot carries the accepted connection from Accept to the
+// transport's InitFunc, which gqlgen calls with the upgrade request's
+// context and no reference to the connection.
+type connectionSlot struct {
+	conn *websocketConn
+}
+
+func withConnectionSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, connectionSlotKey{}, &connectionSlot{})
+}
+
+func connectionFromContext(ctx context.Context) *websocketConn {
+	slot, _ := ctx.Value(connectionSlotKey{}).(*connectionSlot)
+	if slot == nil {
+		return nil
+	}
+
+	return slot.conn
 }
 
 // websocketWriteBuffer is the size of a connection's write buffer. GraphQL
@@ -177,6 +203,7 @@ type websocketConn struct {
 	active       map[string]struct{}
 	pingTimer    *time.Timer
 	initTimer    *time.Timer
+	expiryTimer  *time.Timer
 	closing      bool
 	releaseOnce  sync.Once
 	pingInterval time.Duration
@@ -224,6 +251,22 @@ func (c *websocketConn) ping() {
 	}
 
 	c.pingTimer.Reset(c.pingInterval)
+}
+
+// closeAt closes the connection with code and reason at deadline, so that
+// subscriptions end when the token that opened them expires.
+func (c *websocketConn) closeAt(deadline time.Time, code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	if c.closing {
+		return
+	}
+
+	c.expiryTimer = time.AfterFunc(time.Until(deadline), func() {
+		c.logger.Debug("closing WebSocket whose token expired")
+		_ = c.WriteClose(code, reason)
+	})
 }
 
 func (c *websocketConn) initTimedOut() {
@@ -496,6 +539,10 @@ func (c *websocketConn) stopTimers() {
 
 	if c.initTimer != nil {
 		c.initTimer.Stop()
+	}
+
+	if c.expiryTimer != nil {
+		c.expiryTimer.Stop()
 	}
 }
 

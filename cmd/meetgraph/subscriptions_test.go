@@ -195,15 +195,15 @@ func postSSE(t *testing.T, baseURL, token, query string, variables map[string]an
 func TestSubscriptionProtocolViolationsCloseWithCodes(t *testing.T) {
 	t.Parallel()
 
-	sys := setupSubscriptions(t, 1, "--subscription-init-timeout", "300ms")
+	sys := setupSubscriptions(t, 1, "--subscription-init-timeout", "300ms", "--jwt-leeway", "0s")
 	baseURL := sys.gateways[0].baseURL
 
-	expiredTokens, err := auth.NewTokens(auth.TokenConfig{
+	tokens, err := auth.NewTokens(auth.TokenConfig{
 		Secret: []byte(auth.DevSecret), Issuer: "meetgraph", Audience: "meetgraph",
 	})
 	require.NoError(t, err)
 
-	expired, err := expiredTokens.Sign(sys.alice, -time.Hour)
+	expired, err := tokens.Sign(sys.alice, -time.Hour)
 	require.NoError(t, err)
 
 	cases := []struct {
@@ -216,6 +216,14 @@ func TestSubscriptionProtocolViolationsCloseWithCodes(t *testing.T) {
 			c.send("connection_init", "", map[string]string{"Authorization": "Bearer " + expired})
 		}, 4403, "Forbidden: token expired"},
 		{"MissingToken", func(c *wsClient) { c.send("connection_init", "", nil) }, 4403, ""},
+		{"TokenExpiresWhileOpen", func(c *wsClient) {
+			shortLived, err := tokens.Sign(sys.alice, 3*time.Second)
+			require.NoError(t, err)
+
+			c.init(shortLived)
+			c.subscribe("subscribe", "a", `subscription ($m: ID!) { meetingEvents(meetingId: $m) { type } }`,
+				map[string]any{"m": sys.planning.String()})
+		}, 4403, "Forbidden: token expired"},
 		{"NoConnectionInit", func(*wsClient) {}, 4408, "Connection initialisation timeout"},
 		{"SubscribeBeforeInit", func(c *wsClient) {
 			c.subscribe("subscribe", "1", taskUpdatedQuery, map[string]any{"id": uuid.NewString()})

@@ -19,10 +19,10 @@ export function wsURL(gateway) {
 }
 
 // withTimeout rejects when promise does not settle within ms.
-export function withTimeout(promise, ms, what) {
+export function withTimeout(promise, ms, description) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${description} did not finish within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -218,7 +218,8 @@ describe('one connection, several operations', () => {
       });
 
       const badError = await withTimeout(bad, 10_000, 'the invalid operation');
-      assert.ok(Array.isArray(badError) && badError.length > 0, 'the invalid operation gets errors');
+      assert.ok(Array.isArray(badError), 'the invalid operation ends with a list of errors');
+      assert.ok(badError.length > 0, 'the invalid operation gets at least one error');
 
       await system.record(taskId, 0, 4);
       await withTimeout(good, 10_000, 'the valid operation');

@@ -87,6 +87,10 @@ func (r *Resolver) pumpTask(ctx context.Context, stream *events.TaskStream, task
 
 // pumpMeetingTasks sends each live task event of the meeting to out until
 // ctx ends or the hub closes.
+//
+// NOTE: it ignores resync notices, so task events published while the
+// gateway reconnected to RabbitMQ never reach meetingTasks; taskUpdated
+// re-reads them from the store.
 func (r *Resolver) pumpMeetingTasks(ctx context.Context, subscription *events.Subscription,
 	meetingID uuid.UUID, out chan<- *model.TaskEvent,
 ) {

@@ -56,11 +56,12 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	hub := events.NewHub(flags.SubscriptionBuffer)
 	defer hub.Close()
 
-	listener, err := events.Listen(svc.broker, hub, events.ListenerConfig{}, logger)
+	eventListener, err := events.Listen(svc.broker, hub, events.ListenerConfig{}, logger)
 	if err != nil {
 		return fmt.Errorf("MEETGRAPH_AMQP_URL (--amqp-url): %w", err)
 	}
-	defer closeListener(listener, logger)
+	defer closeListener(eventListener, logger)
+
 	schema := graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{
 			Store:              svc.store,
@@ -95,22 +96,22 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		OnShutdown:    httpServer.RegisterOnShutdown,
 	})
 
-	tcpListener, err := net.Listen("tcp", flags.HTTPAddr)
+	listener, err := net.Listen("tcp", flags.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("MEETGRAPH_HTTP_ADDR (--http-addr): %w", err)
 	}
 
 	served := make(chan error, 1)
 
-	go func() { served <- httpServer.Serve(tcpListener) }()
+	go func() { served <- httpServer.Serve(listener) }()
 
-	logger.Info("gateway listening", slog.String("addr", tcpListener.Addr().String()),
-		slog.String("graphql", "http://"+tcpListener.Addr().String()+"/query"),
-		slog.String("event_queue", listener.Queue()))
+	logger.Info("gateway listening", slog.String("addr", listener.Addr().String()),
+		slog.String("graphql", "http://"+listener.Addr().String()+"/query"),
+		slog.String("event_queue", eventListener.Queue()))
 
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve HTTP on %s: %w", tcpListener.Addr(), err)
+		return fmt.Errorf("serve HTTP on %s: %w", listener.Addr(), err)
 	case <-env.ctx.Done():
 	}
 
@@ -126,7 +127,7 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	}
 
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve HTTP on %s: %w", tcpListener.Addr(), err)
+		return fmt.Errorf("serve HTTP on %s: %w", listener.Addr(), err)
 	}
 
 	logger.Info("gateway stopped")
@@ -134,6 +135,8 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	return nil
 }
 
+// checkSubscriptionFlags rejects subscription settings that would make the
+// transports close every connection at once or never buffer an event.
 func checkSubscriptionFlags(flags HTTPFlags) error {
 	if flags.SubscriptionPingInterval <= 0 {
 		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_PING_INTERVAL (--subscription-ping-interval) is %s: it must be more than 0",

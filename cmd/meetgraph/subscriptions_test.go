@@ -493,3 +493,24 @@ func publishMeetingEvent(t *testing.T, sys *subscriptionSystem, event events.Mee
 
 	require.NoError(t, sys.feed.PublishRaw(context.Background(), "meeting."+event.Type, "", body))
 }
+
+func TestInvalidSubscriptionSettingsFailAtStartup(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	settings := append(settingArgs(t, databaseURL), "--amqp-url", testenv.AMQPURL(t))
+
+	for flag, variable := range map[string]string{
+		"--subscription-ping-interval=0s": "MEETGRAPH_SUBSCRIPTION_PING_INTERVAL",
+		"--subscription-init-timeout=-1s": "MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT",
+		"--subscription-buffer=0":         "MEETGRAPH_SUBSCRIPTION_BUFFER",
+	} {
+		t.Run(variable, func(t *testing.T) {
+			args := append([]string{"serve", "--http-addr", testenv.FreeAddr(t), flag}, settings...)
+
+			err := run(testenv.Context(t, 20*time.Second), args, &bytes.Buffer{}, &bytes.Buffer{})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), variable)
+		})
+	}
+}

@@ -17,7 +17,9 @@ const (
 	NotFound        Code = "NOT_FOUND"
 	BadUserInput    Code = "BAD_USER_INPUT"
 	Unavailable     Code = "UNAVAILABLE"
-	Internal        Code = "INTERNAL"
+	// RateLimited answers a caller over the rate limit, with HTTP 429 and Retry-After.
+	RateLimited Code = "RATE_LIMITED"
+	Internal    Code = "INTERNAL"
 )
 
 // Error is an error whose message may be shown to the client as it is.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -18,6 +19,8 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// RecordingURLExpiry is how long a presigned recording URL stays valid.
 	RecordingURLExpiry time.Duration
+	// Hub delivers live task and meeting events to subscriptions.
+	Hub *events.Hub
 	// MaxUploadBytes caps the size of an uploaded recording; media.DefaultMaxUploadBytes when 0.
 	MaxUploadBytes int64
 }

@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/meetgraph/meetgraph/apperr"
 )
 
 // batchHandler runs a JSON array of operations, as Apollo's BatchHttpLink
@@ -25,7 +27,7 @@ func batchHandler(maxOperations int, next http.Handler) http.Handler {
 
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT", "read request body: "+err.Error())
+			writeGraphQLError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "read request body: "+err.Error())
 
 			return
 		}
@@ -40,13 +42,13 @@ func batchHandler(maxOperations int, next http.Handler) http.Handler {
 
 		var operations []json.RawMessage
 		if err := json.Unmarshal(trimmed, &operations); err != nil {
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", "invalid batch: "+err.Error())
+			writeGraphQLError(w, http.StatusBadRequest, apperr.BadUserInput, "invalid batch: "+err.Error())
 
 			return
 		}
 
 		if len(operations) == 0 || len(operations) > maxOperations {
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT",
+			writeGraphQLError(w, http.StatusBadRequest, apperr.BadUserInput,
 				"a batch must hold 1 to "+strconv.Itoa(maxOperations)+" operations, not "+strconv.Itoa(len(operations)))
 
 			return

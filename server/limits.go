@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/meetgraph/meetgraph/apperr"
 )
 
 // Limits bound what one request may cost. Zero values take the defaults
@@ -89,7 +91,7 @@ func limitRequest(limits Limits, next http.Handler) http.Handler {
 			timeout = limits.UploadTimeout
 		} else {
 			if r.ContentLength > limits.MaxBodyBytes {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, "BAD_USER_INPUT",
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput,
 					"request body is larger than the limit of "+strconv.FormatInt(limits.MaxBodyBytes, 10)+" bytes")
 
 				return
@@ -117,10 +119,10 @@ func isLongLived(r *http.Request) bool {
 
 // writeGraphQLError writes an error response from outside the GraphQL
 // executor, in the shape that GraphQL clients read.
-func writeGraphQLError(w http.ResponseWriter, status int, code, message string) {
+func writeGraphQLError(w http.ResponseWriter, status int, code apperr.Code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": code}}},
+		"errors": []map[string]any{{"message": message, "extensions": map[string]any{"code": string(code)}}},
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meetgraph/meetgraph/apperr"
+
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
@@ -96,6 +98,6 @@ func callerKey(r *http.Request) string {
 func writeTooManyRequests(w http.ResponseWriter, delay time.Duration) {
 	seconds := int(math.Ceil(delay.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	writeGraphQLError(w, http.StatusTooManyRequests, "RATE_LIMITED",
+	writeGraphQLError(w, http.StatusTooManyRequests, apperr.RateLimited,
 		"too many requests: retry after "+strconv.Itoa(seconds)+" s")
 }

@@ -44,6 +44,11 @@ type Config struct {
 	// MaxUploadBytes caps a recording sent with a GraphQL multipart
 	// request; media.DefaultMaxUploadBytes when 0.
 	MaxUploadBytes int64
+	// Subscriptions sets the WebSocket and SSE transports.
+	Subscriptions SubscriptionConfig
+	// SubscriptionStats serves GET /debug/subscriptions with goroutine,
+	// connection and subscription counts.
+	SubscriptionStats bool
 }
 
 // Deps are the parts the HTTP surface runs on.
@@ -55,11 +60,22 @@ type Deps struct {
 	Checks []Check
 	// Metrics, when set, records operation metrics and is served at /metrics.
 	Metrics *metrics.Metrics
+	// Subscriptions counts open subscriptions for /debug/subscriptions; may be nil.
+	Subscriptions Subscriptions
+	// OnShutdown, when set, registers a function to run when the HTTP
+	// server shuts down (http.Server.RegisterOnShutdown); the handler uses it
+	// to close WebSocket connections and SSE streams.
+	OnShutdown func(func())
 }
 
 // NewHandler returns the gateway's root HTTP handler.
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
+	subscriptions := newSubscriptionTransports(config.Subscriptions, deps)
+
+	if deps.OnShutdown != nil {
+		deps.OnShutdown(subscriptions.shutdown)
+	}
 
 	maxUpload := config.MaxUploadBytes
 	if maxUpload <= 0 {
@@ -67,17 +83,21 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	}
 
 	limits := config.Limits.withDefaults()
-	executor := newGraphQLHandler(config, limits, deps)
+	executor := newGraphQLHandler(config, limits, deps, subscriptions)
 	executor.AddTransport(transport.MultipartForm{MaxUploadSize: maxUpload + multipartEnvelope, MaxMemory: uploadMemory})
 
-	graphQL := deps.Tokens.Middleware(batchHandler(limits.MaxBatchOperations,
-		newRateLimiter(config.RateLimit).middleware(limitUploads(maxUpload, executor))))
+	graphQL := deps.Tokens.Middleware(subscriptions.guard(batchHandler(limits.MaxBatchOperations,
+		newRateLimiter(config.RateLimit).middleware(limitUploads(maxUpload, executor)))))
 	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 
 	if deps.Metrics != nil {
 		mux.Handle("GET /metrics", deps.Metrics.Handler())
+	}
+
+	if config.SubscriptionStats {
+		mux.Handle("GET /debug/subscriptions", handleSubscriptionStats(subscriptions, deps.Subscriptions))
 	}
 
 	if config.Playground {
@@ -95,9 +115,13 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	return withRequestID(withAccessLog(deps.Logger, root))
 }
 
-func newGraphQLHandler(config Config, limits Limits, deps Deps) *handler.Server {
+func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *subscriptionTransports) *handler.Server {
 	srv := handler.New(listCostSchema{ExecutableSchema: deps.Schema, defaultListSize: limits.DefaultListSize})
 
+	// The first transport that supports a request serves it: WebSocket
+	// upgrades are GET requests and SSE requests are JSON POSTs, so both
+	// come before GET and POST.
+	subscriptions.addTo(srv)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

@@ -51,6 +51,6 @@ func limitUploads(limit int64, next http.Handler) http.Handler {
 		// Closing the connection stops a client that would otherwise keep
 		// sending the rest of a large file.
 		w.Header().Set("Connection", "close")
-		writeGraphQLError(w, status, string(rejection.Code), rejection.Message)
+		writeGraphQLError(w, status, rejection.Code, rejection.Message)
 	})
 }

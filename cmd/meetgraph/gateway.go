@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
@@ -46,12 +47,26 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			flags.MaxUploadBytes)
 	}
 
+	if err := checkSubscriptionFlags(flags); err != nil {
+		return err
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
 	}
 
 	logger := env.logger.With(slog.String("component", "gateway"))
+
+	hub := events.NewHub(flags.SubscriptionBuffer)
+	defer hub.Close()
+
+	eventListener, err := events.Listen(svc.broker, hub, events.ListenerConfig{}, logger)
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_AMQP_URL (--amqp-url): %w", err)
+	}
+	defer closeListener(eventListener, logger)
+
 	schema := graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{
 			Store:              svc.store,
@@ -59,10 +74,17 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			Logger:             logger,
 			RecordingURLExpiry: flags.RecordingURLExpiry,
 			MaxUploadBytes:     flags.MaxUploadBytes,
+			Hub:                hub,
 		},
 	})
 
-	handler := server.NewHandler(server.Config{
+	httpServer := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	httpServer.Handler = server.NewHandler(server.Config{
 		Playground:              flags.Playground || env.globals.Dev,
 		Introspection:           flags.Introspection || env.globals.Dev,
 		PersistedQueryCacheSize: flags.PersistedQueryCache,
@@ -76,15 +98,23 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 			MaxBatchOperations: flags.MaxBatchOperations,
 			UploadTimeout:      flags.UploadTimeout,
 		},
-		RateLimit:      server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
-		Tracing:        env.globals.OTLPEndpoint != "",
-		MaxUploadBytes: flags.MaxUploadBytes,
+		RateLimit:         server.RateLimit{PerSecond: flags.RateLimit, Burst: flags.RateBurst},
+		Tracing:           env.globals.OTLPEndpoint != "",
+		MaxUploadBytes:    flags.MaxUploadBytes,
+		SubscriptionStats: env.globals.Dev,
+		Subscriptions: server.SubscriptionConfig{
+			PingInterval:   flags.SubscriptionPingInterval,
+			InitTimeout:    flags.SubscriptionInitTimeout,
+			AllowedOrigins: flags.WebSocketAllowedOrigins,
+		},
 	}, server.Deps{
-		Logger:  logger,
-		Schema:  schema,
-		Tokens:  tokens,
-		Checks:  svc.readinessChecks(),
-		Metrics: svc.metrics,
+		Logger:        logger,
+		Schema:        schema,
+		Tokens:        tokens,
+		Checks:        svc.readinessChecks(),
+		Metrics:       svc.metrics,
+		Subscriptions: hub,
+		OnShutdown:    httpServer.RegisterOnShutdown,
 	})
 
 	listener, err := net.Listen("tcp", flags.HTTPAddr)
@@ -92,19 +122,13 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		return fmt.Errorf("MEETGRAPH_HTTP_ADDR (--http-addr): %w", err)
 	}
 
-	httpServer := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
 	served := make(chan error, 1)
 
 	go func() { served <- httpServer.Serve(listener) }()
 
 	logger.Info("gateway listening", slog.String("addr", listener.Addr().String()),
-		slog.String("graphql", "http://"+listener.Addr().String()+"/query"))
+		slog.String("graphql", "http://"+listener.Addr().String()+"/query"),
+		slog.String("event_queue", eventListener.Queue()))
 
 	select {
 	case err := <-served:
@@ -130,4 +154,33 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 	logger.Info("gateway stopped")
 
 	return nil
+}
+
+// checkSubscriptionFlags rejects subscription settings that would make the
+// transports close every connection at once or never buffer an event.
+func checkSubscriptionFlags(flags HTTPFlags) error {
+	if flags.SubscriptionPingInterval <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_PING_INTERVAL (--subscription-ping-interval) is %s: it must be more than 0",
+			flags.SubscriptionPingInterval)
+	}
+
+	if flags.SubscriptionInitTimeout <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT (--subscription-init-timeout) is %s: it must be more than 0",
+			flags.SubscriptionInitTimeout)
+	}
+
+	if flags.SubscriptionBuffer <= 0 {
+		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_BUFFER (--subscription-buffer) is %d: it must be at least 1",
+			flags.SubscriptionBuffer)
+	}
+
+	return nil
+}
+
+// closeListener stops consuming events; the hub is closed after it, so that
+// no event arrives for a closed hub.
+func closeListener(listener *events.Listener, logger *slog.Logger) {
+	if err := listener.Close(); err != nil {
+		logger.Warn("closing event listener failed", slog.Any("error", err))
+	}
 }

@@ -51,10 +51,18 @@ func settingArgs(t testing.TB, databaseURL string) []string {
 func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system {
 	t.Helper()
 
+	return launchSystem(t, "all", databaseURL, settingArgs(t, databaseURL), extraArgs...)
+}
+
+// launchSystem runs a meetgraph subcommand that serves HTTP with settings
+// and extra flags, and waits until /readyz answers 200.
+func launchSystem(t testing.TB, command, databaseURL string, settings []string, extra ...string) *system {
+	t.Helper()
+
 	addr := testenv.FreeAddr(t)
 	s := &system{
 		baseURL:     "http://" + addr,
-		settings:    settingArgs(t, databaseURL),
+		settings:    settings,
 		done:        make(chan error, 1),
 		databaseURL: databaseURL,
 	}
@@ -62,8 +70,7 @@ func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append([]string{"all", "--http-addr", addr}, s.settings...)
-	args = append(args, extraArgs...)
+	args := append(append([]string{command, "--http-addr", addr}, s.settings...), extra...)
 
 	go func() {
 		var stderr bytes.Buffer

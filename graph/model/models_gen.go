@@ -36,6 +36,9 @@ type RecordingUploadTarget struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+type Subscription struct {
+}
+
 type Transcript struct {
 	Text     string               `json:"text"`
 	Segments []*TranscriptSegment `json:"segments"`
@@ -46,6 +49,67 @@ type TranscriptSegment struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Text  string  `json:"text"`
+}
+
+// What happened to a meeting.
+type MeetingEventType string
+
+const (
+	MeetingEventTypeCreated MeetingEventType = "CREATED"
+	MeetingEventTypeStarted MeetingEventType = "STARTED"
+	MeetingEventTypeEnded   MeetingEventType = "ENDED"
+	// The meeting starts soon.
+	MeetingEventTypeReminder MeetingEventType = "REMINDER"
+)
+
+var AllMeetingEventType = []MeetingEventType{
+	MeetingEventTypeCreated,
+	MeetingEventTypeStarted,
+	MeetingEventTypeEnded,
+	MeetingEventTypeReminder,
+}
+
+func (e MeetingEventType) IsValid() bool {
+	switch e {
+	case MeetingEventTypeCreated, MeetingEventTypeStarted, MeetingEventTypeEnded, MeetingEventTypeReminder:
+		return true
+	}
+	return false
+}
+
+func (e MeetingEventType) String() string {
+	return string(e)
+}
+
+func (e *MeetingEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MeetingEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MeetingEventType", str)
+	}
+	return nil
+}
+
+func (e MeetingEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MeetingEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MeetingEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where a meeting is in its life: SCHEDULED → LIVE → ENDED, or CANCELLED.

@@ -182,7 +182,8 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 				return
 			}
 
-			next.ServeHTTP(w, r.WithContext(withConnectionSlot(r.Context())))
+			ctx := withTransportName(withConnectionSlot(r.Context()), websocketProtocol(r))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		case sse.Supports(r):
 			if _, err := auth.UserID(r.Context()); err != nil {
 				message := err.Error()
@@ -196,7 +197,7 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 				return
 			}
 
-			s.serveSSE(next, w, r)
+			s.serveSSE(next, w, r.WithContext(withTransportName(r.Context(), "sse")))
 		default:
 			next.ServeHTTP(w, r)
 		}

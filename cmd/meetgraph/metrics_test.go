@@ -77,3 +77,25 @@ func TestMetricsFollowOperationsAndBroker(t *testing.T) {
 	proxy.Restore()
 	requireMetric(t, s.baseURL, `meetgraph_broker_connected{role="all"}`, "1")
 }
+
+func TestMetricsCountSubscriptions(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	gateway := sys.gateways[0]
+	taskID := sys.newTask(t)
+	sys.record(t, taskID, 0, 2)
+
+	client := dialWS(t, gateway.baseURL, "graphql-transport-ws", nil)
+	client.init(sys.aliceToken)
+	client.subscribe("subscribe", "1", taskUpdatedQuery, map[string]any{"id": taskID.String(), "after": 1})
+	require.Equal(t, int64(2), eventSeq(t, client.next().Payload, "taskUpdated"))
+
+	requireMetric(t, gateway.baseURL, `meetgraph_subscriptions_active{transport="graphql-transport-ws"}`, "1")
+
+	sys.record(t, taskID, 2, 4)
+	require.Equal(t, []int64{3, 4}, client.taskSeqs("1", "taskUpdated"))
+
+	requireMetric(t, gateway.baseURL, `meetgraph_subscriptions_active{transport="graphql-transport-ws"}`, "0")
+	requireMetric(t, gateway.baseURL, `meetgraph_subscription_ends_total{reason="completed"}`, "1")
+}

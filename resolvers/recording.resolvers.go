@@ -9,20 +9,21 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/loaders"
 )
 
 // User is the resolver for the user field.
 func (r *participantResolver) User(ctx context.Context, obj *model.Participant) (*model.User, error) {
-	userID, err := uuid.Parse(obj.UserID)
+	userID, err := storedID("user", obj.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("participant has user id %q: %w", obj.UserID, err)
+		return nil, err
 	}
 
-	user, err := r.Store.UserByID(ctx, userID)
+	// The participants loader primed the users loader, so this normally
+	// needs no statement of its own.
+	user, err := loaders.From(ctx).Users.Load(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load participant %s: %w", obj.UserID, err)
 	}

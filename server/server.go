@@ -35,13 +35,21 @@ type Deps struct {
 	Tokens *auth.Tokens
 	// Checks are the dependencies that /readyz probes.
 	Checks []Check
+	// GraphQLMiddleware, when set, wraps the GraphQL endpoint inside the
+	// token check, for example to give each request its own dataloaders.
+	GraphQLMiddleware func(http.Handler) http.Handler
 }
 
 // NewHandler returns the gateway's root HTTP handler.
 func NewHandler(config Config, deps Deps) http.Handler {
 	mux := http.NewServeMux()
 
-	mux.Handle("/query", deps.Tokens.Middleware(newGraphQLHandler(config, deps)))
+	var graphQL http.Handler = newGraphQLHandler(config, deps)
+	if deps.GraphQLMiddleware != nil {
+		graphQL = deps.GraphQLMiddleware(graphQL)
+	}
+
+	mux.Handle("/query", deps.Tokens.Middleware(graphQL))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 

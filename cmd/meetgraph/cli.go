@@ -51,6 +51,11 @@ type HTTPFlags struct {
 	Introspection   bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
 	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
 	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
+	// LoaderWait is far below dataloader's 16 ms default; loaders.DefaultWait says why.
+	LoaderWait     time.Duration `name:"loader-wait" env:"MEETGRAPH_LOADER_WAIT" default:"250us" help:"How long a dataloader collects keys before it runs its SQL statement (duration)."`
+	LoaderMaxBatch int           `name:"loader-max-batch" env:"MEETGRAPH_LOADER_MAX_BATCH" default:"500" help:"Keys after which a dataloader runs its statement without waiting."`
+	// NoLoaders is the benchmark's one-by-one baseline, never a production setting.
+	NoLoaders bool `name:"no-loaders" env:"MEETGRAPH_NO_LOADERS" hidden:"" help:"Resolve every relation with its own SQL statement, without batching or caching (benchmark baseline)."`
 }
 
 // WorkerFlags are the workers' settings.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meetgraph/meetgraph/graph"
+	"github.com/meetgraph/meetgraph/loaders"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
 )
@@ -56,6 +57,17 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		},
 	})
 
+	if flags.LoaderWait <= 0 || flags.LoaderMaxBatch <= 0 {
+		return fmt.Errorf("MEETGRAPH_LOADER_WAIT (--loader-wait) is %s and MEETGRAPH_LOADER_MAX_BATCH (--loader-max-batch) is %d: both must be more than 0",
+			flags.LoaderWait, flags.LoaderMaxBatch)
+	}
+
+	if flags.NoLoaders {
+		logger.Warn("dataloaders are off: every relation costs its own SQL statement (benchmark baseline)")
+	}
+
+	loaderConfig := loaders.Config{Wait: flags.LoaderWait, MaxBatch: flags.LoaderMaxBatch, Disabled: flags.NoLoaders}
+
 	handler := server.NewHandler(server.Config{
 		Playground:    flags.Playground || env.globals.Dev,
 		Introspection: flags.Introspection || env.globals.Dev,
@@ -64,6 +76,8 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		Schema: schema,
 		Tokens: tokens,
 		Checks: svc.readinessChecks(),
+		// Inside the token check, because the meetings loader reads the caller.
+		GraphQLMiddleware: loaders.Middleware(svc.store, loaderConfig, logger),
 	})
 
 	listener, err := net.Listen("tcp", flags.HTTPAddr)

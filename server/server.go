@@ -49,7 +49,7 @@ func NewHandler(config Config, deps Deps) http.Handler {
 		graphQL = deps.GraphQLMiddleware(graphQL)
 	}
 
-	mux.Handle("/query", deps.Tokens.Middleware(graphQL))
+	mux.Handle("/query", checkGraphQLRequest(deps.Tokens.Middleware(graphQL)))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 
@@ -66,8 +66,11 @@ func newGraphQLHandler(config Config, deps Deps) *handler.Server {
 	srv := handler.New(deps.Schema)
 
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{})
+	// Before postTransport, which would also take the request: Apollo
+	// Client asks for @defer results with Accept: multipart/mixed.
+	srv.AddTransport(transport.MultipartMixed{})
+	srv.AddTransport(postTransport{})
 
 	cacheSize := config.QueryCacheSize
 	if cacheSize <= 0 {
@@ -120,6 +123,15 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)
+}
+
+// Flush passes flushes through, because gqlgen's streaming transports
+// (multipart/mixed for @defer, SSE) check for http.Flusher with a type
+// assertion instead of http.ResponseController.
+func (r *statusRecorder) Flush() {
+	if flusher, ok := r.ResponseWriter.(http.Flusher); ok {
+		flusher.Flush()
+	}
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter {

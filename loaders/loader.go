@@ -64,6 +64,26 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 	return value, err
 }
 
+// Prefetch loads keys in one fetch now, without waiting for a batch
+// window, and caches the results, so that the Load calls that follow need
+// no statement however late their goroutines start. A failed fetch is
+// returned and not cached.
+func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) error {
+	if l.batched == nil || len(keys) == 0 {
+		return nil
+	}
+
+	for i, result := range l.batch(ctx, keys) {
+		if result.Error != nil && !errors.Is(result.Error, store.ErrNotFound) {
+			return result.Error
+		}
+
+		l.batched.Prime(ctx, keys[i], result.Data)
+	}
+
+	return nil
+}
+
 // Prime stores value for key unless the key is already loaded or loading,
 // so that a later Load needs no statement.
 func (l *Loader[K, V]) Prime(ctx context.Context, key K, value V) {

@@ -39,6 +39,13 @@ var testLoaderConfig = loaders.Config{Wait: 20 * time.Millisecond}
 func setup(t *testing.T) *gateway {
 	t.Helper()
 
+	return setupWith(t, testLoaderConfig)
+}
+
+// setupWith is setup with the given loader settings.
+func setupWith(t *testing.T, loaderConfig loaders.Config) *gateway {
+	t.Helper()
+
 	tracer := &testenv.StatementTracer{}
 	pool := testenv.Pool(t, func(c *store.PoolConfig) { c.Tracer = tracer })
 	st := store.New(pool)
@@ -52,7 +59,7 @@ func setup(t *testing.T) *gateway {
 		Logger:            logger,
 		Schema:            schema,
 		Tokens:            tokens,
-		GraphQLMiddleware: loaders.Middleware(st, testLoaderConfig, logger),
+		GraphQLMiddleware: loaders.Middleware(st, loaderConfig, logger),
 	})
 
 	httpServer := httptest.NewServer(handler)

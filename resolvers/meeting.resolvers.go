@@ -81,12 +81,14 @@ func (r *queryResolver) Meetings(ctx context.Context, first *int, after *string,
 		return nil, err
 	}
 
-	// The relation loaders and Task.meeting find these meetings without
-	// another statement.
+	// Task.meeting finds these meetings without another statement.
 	meetings := loaders.From(ctx).Meetings
 	for _, row := range rows {
 		meetings.Prime(ctx, row.ID, row)
 	}
+
+	page := rows[:min(len(rows), filter.Limit-1)]
+	r.prefetchMeetingRelations(ctx, page, selectedMeetingFields(ctx, connectionNode...))
 
 	return meetingConnection(rows, filter.Limit-1), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meetgraph/meetgraph/loaders"
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -47,7 +48,8 @@ const meetingsQuery = `query($first: Int, $after: String, $status: MeetingStatus
 func TestMeetingsStatementCountIsConstant(t *testing.T) {
 	t.Parallel()
 
-	g := setup(t)
+	// The default batch window: pages must not depend on a generous one.
+	g := setupWith(t, loaders.Config{})
 	alice := g.addUser(t, "Alice")
 	g.addFullMeetings(t, alice, 55)
 

@@ -24,6 +24,10 @@ import (
 // one per relation whatever the scheduling, and spares the field resolvers
 // the window's wait. Relations inside @defer are left to their resolvers so
 // that the first response does not wait for them.
+//
+// NOTE: each meeting field prefetches for itself, so an operation with
+// several aliased meeting fields that select relations costs one statement
+// per relation and alias, not one per relation.
 func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*store.Meeting, fields map[string]bool) {
 	if len(fields) == 0 || len(meetings) == 0 {
 		return

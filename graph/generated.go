@@ -30,11 +30,9 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Meeting() MeetingResolver
-	Participant() ParticipantResolver
 	Query() QueryResolver
 	Recording() RecordingResolver
 	Task() TaskResolver
-	User() UserResolver
 }
 
 type DirectiveRoot struct {
@@ -150,9 +148,6 @@ type MeetingResolver interface {
 	Analysis(ctx context.Context, obj *model.Meeting) (*model.Analysis, error)
 	Tasks(ctx context.Context, obj *model.Meeting) ([]*model.Task, error)
 }
-type ParticipantResolver interface {
-	User(ctx context.Context, obj *model.Participant) (*model.User, error)
-}
 type QueryResolver interface {
 	Me(ctx context.Context) (*model.User, error)
 	Meeting(ctx context.Context, id string) (*model.Meeting, error)
@@ -164,9 +159,6 @@ type RecordingResolver interface {
 }
 type TaskResolver interface {
 	Meeting(ctx context.Context, obj *model.Task) (*model.Meeting, error)
-}
-type UserResolver interface {
-	Email(ctx context.Context, obj *model.User) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1778,7 +1770,7 @@ func (ec *executionContext) _Participant_user(ctx context.Context, field graphql
 			return ec.fieldContext_Participant_user(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Participant().User(ctx, obj)
+			return obj.User, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
@@ -1792,8 +1784,8 @@ func (ec *executionContext) fieldContext_Participant_user(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Participant",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -2758,7 +2750,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().Email(ctx, obj)
+			return obj.Email, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2769,7 +2761,7 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+	return graphql.NewScalarFieldContext("User", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -4135,25 +4127,24 @@ func (ec *executionContext) _Participant(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Participant")
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Participant_user(ctx, field, obj)
-				})
+			out.Values[i] = ec._Participant_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "role":
 			out.Values[i] = ec._Participant_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "invitedAt":
 			out.Values[i] = ec._Participant_invitedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "joinedAt":
 			out.Values[i] = ec._Participant_joinedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4499,19 +4490,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 		case "id":
 			out.Values[i] = ec._User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._User_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "email":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._User_email(ctx, field, obj)
-				})
+			out.Values[i] = ec._User_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -63,8 +63,7 @@ type Loaders struct {
 	// missing or hidden meeting is an error wrapping store.ErrNotFound, and
 	// a request without a signed-in caller fails with UNAUTHENTICATED.
 	Meetings *Loader[uuid.UUID, *store.Meeting]
-	// Participants loads each meeting's participants, and primes Users
-	// with their users.
+	// Participants loads each meeting's participants with their users.
 	Participants *Loader[uuid.UUID, []*store.Participant]
 	// Recordings loads each meeting's recordings.
 	Recordings *Loader[uuid.UUID, []*store.Recording]
@@ -93,18 +92,7 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 		}, func(m *store.Meeting) uuid.UUID { return m.ID }),
 		notFound[*store.Meeting]("meeting"))
 	l.Participants = newLoader("participants", config, logger,
-		func(ctx context.Context, meetingIDs []uuid.UUID) (map[uuid.UUID][]*store.Participant, error) {
-			participants, err := st.ParticipantsByMeetingIDs(ctx, meetingIDs)
-			if err != nil {
-				return nil, err
-			}
-
-			for _, p := range participants {
-				l.Users.Prime(ctx, p.UserID, &p.User)
-			}
-
-			return groupBy(participants, func(p *store.Participant) uuid.UUID { return p.MeetingID }), nil
-		},
+		groupedBy(st.ParticipantsByMeetingIDs, func(p *store.Participant) uuid.UUID { return p.MeetingID }),
 		empty[[]*store.Participant])
 	l.Recordings = newLoader("recordings", config, logger,
 		groupedBy(st.RecordingsByMeetingIDs, func(r *store.Recording) uuid.UUID { return r.MeetingID }),

@@ -48,6 +48,12 @@ type viewerResult struct {
 					ID    string  `json:"id"`
 					Email *string `json:"email"`
 				} `json:"creator"`
+				Participants []struct {
+					User struct {
+						ID    string  `json:"id"`
+						Email *string `json:"email"`
+					} `json:"user"`
+				} `json:"participants"`
 			} `json:"node"`
 		} `json:"edges"`
 	} `json:"meetings"`
@@ -78,7 +84,7 @@ func TestConcurrentCallersSeeOnlyTheirOwnResults(t *testing.T) {
 		for round := range rounds {
 			wg.Go(func() {
 				response, _ := g.query(t, user, `{ me { id email }
-					meetings { edges { node { id creator { id email } } } } }`, nil)
+					meetings { edges { node { id creator { id email } participants { user { id email } } } } } }`, nil)
 				assert.Empty(t, response.Errors)
 				assert.NoError(t, json.Unmarshal(response.Data, &results[i][round]))
 			})
@@ -98,6 +104,12 @@ func TestConcurrentCallersSeeOnlyTheirOwnResults(t *testing.T) {
 				seen = append(seen, edge.Node.ID)
 				assert.Equal(t, user.String(), edge.Node.Creator.ID)
 				assert.NotNil(t, edge.Node.Creator.Email, "a caller sees their own email")
+
+				for _, participant := range edge.Node.Participants {
+					if participant.User.ID != user.String() {
+						assert.Nil(t, participant.User.Email, "a caller never sees another user's email")
+					}
+				}
 			}
 
 			assert.Equal(t, own[user], seen)

@@ -27,12 +27,12 @@ func (r *meetingResolver) Creator(ctx context.Context, obj *model.Meeting) (*mod
 		return nil, fmt.Errorf("load creator of meeting %s: %w", obj.ID, err)
 	}
 
-	return userModel(user), nil
+	return userModel(viewerID(ctx), user), nil
 }
 
 // Participants is the resolver for the participants field.
 func (r *meetingResolver) Participants(ctx context.Context, obj *model.Meeting) ([]*model.Participant, error) {
-	return loadMeetingRelation(ctx, obj, "participants", loaders.From(ctx).Participants, participantModel)
+	return loadMeetingRelation(ctx, obj, "participants", loaders.From(ctx).Participants, participantModelFor(viewerID(ctx)))
 }
 
 // Recordings is the resolver for the recordings field.
@@ -93,23 +93,7 @@ func (r *queryResolver) Meetings(ctx context.Context, first *int, after *string,
 	return meetingConnection(rows, filter.Limit-1), nil
 }
 
-// Email is the resolver for the email field.
-func (r *userResolver) Email(ctx context.Context, obj *model.User) (*string, error) {
-	viewer, err := auth.UserID(ctx)
-	if err != nil || viewer.String() != obj.ID {
-		return nil, nil
-	}
-
-	return &obj.EmailAddress, nil
-}
-
 // Meeting returns graph.MeetingResolver implementation.
 func (r *Resolver) Meeting() graph.MeetingResolver { return &meetingResolver{r} }
 
-// User returns graph.UserResolver implementation.
-func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
-
-type (
-	meetingResolver struct{ *Resolver }
-	userResolver    struct{ *Resolver }
-)
+type meetingResolver struct{ *Resolver }

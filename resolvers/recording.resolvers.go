@@ -11,25 +11,7 @@ import (
 
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
-	"github.com/meetgraph/meetgraph/loaders"
 )
-
-// User is the resolver for the user field.
-func (r *participantResolver) User(ctx context.Context, obj *model.Participant) (*model.User, error) {
-	userID, err := storedID("user", obj.UserID)
-	if err != nil {
-		return nil, err
-	}
-
-	// The participants loader primed the users loader, so this normally
-	// needs no statement of its own.
-	user, err := loaders.From(ctx).Users.Load(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("load participant %s: %w", obj.UserID, err)
-	}
-
-	return userModel(user), nil
-}
 
 // URL is the resolver for the url field.
 func (r *recordingResolver) URL(ctx context.Context, obj *model.Recording) (*string, error) {
@@ -45,13 +27,7 @@ func (r *recordingResolver) URL(ctx context.Context, obj *model.Recording) (*str
 	return &url, nil
 }
 
-// Participant returns graph.ParticipantResolver implementation.
-func (r *Resolver) Participant() graph.ParticipantResolver { return &participantResolver{r} }
-
 // Recording returns graph.RecordingResolver implementation.
 func (r *Resolver) Recording() graph.RecordingResolver { return &recordingResolver{r} }
 
-type (
-	participantResolver struct{ *Resolver }
-	recordingResolver   struct{ *Resolver }
-)
+type recordingResolver struct{ *Resolver }

@@ -48,12 +48,14 @@ func convertAll[S, M any](rows []S, convert func(S) M) []M {
 	return models
 }
 
-func participantModel(p *store.Participant) *model.Participant {
-	return &model.Participant{
-		Role:      model.ParticipantRole(p.Role),
-		InvitedAt: p.InvitedAt,
-		JoinedAt:  p.JoinedAt,
-		UserID:    p.UserID.String(),
+func participantModelFor(viewer uuid.UUID) func(*store.Participant) *model.Participant {
+	return func(p *store.Participant) *model.Participant {
+		return &model.Participant{
+			User:      userModel(viewer, &p.User),
+			Role:      model.ParticipantRole(p.Role),
+			InvitedAt: p.InvitedAt,
+			JoinedAt:  p.JoinedAt,
+		}
 	}
 }
 

@@ -34,7 +34,7 @@ func (r *queryResolver) Me(ctx context.Context) (*model.User, error) {
 		return nil, err
 	}
 
-	return userModel(user), nil
+	return userModel(userID, user), nil
 }
 
 // Meeting is the resolver for the meeting field.

@@ -74,11 +74,16 @@ func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) error {
 	}
 
 	for i, result := range l.batch(ctx, keys) {
-		if result.Error != nil && !errors.Is(result.Error, store.ErrNotFound) {
+		switch {
+		case result.Error == nil:
+			l.batched.Prime(ctx, keys[i], result.Data)
+		case errors.Is(result.Error, store.ErrNotFound):
+			// Prime can store only a value, and caching the zero value would
+			// turn "not found" into a nil result. The next Load fetches the
+			// key again and caches the not-found error itself.
+		default:
 			return result.Error
 		}
-
-		l.batched.Prime(ctx, keys[i], result.Data)
 	}
 
 	return nil

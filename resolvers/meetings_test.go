@@ -129,6 +129,22 @@ func TestMeetingAliasesKeepTheirOrder(t *testing.T) {
 	assert.Equal(t, int64(1), statements, "all five aliases should share one batch")
 }
 
+func TestMeetingUnknownIDIsNotFound(t *testing.T) {
+	t.Parallel()
+
+	// A lone meeting field is prefetched; the prefetch once cached the
+	// missing meeting as a nil value, and the resolver panicked on it.
+	g := setupWith(t, loaders.Config{})
+	alice := g.addUser(t, "Alice")
+
+	response, _ := g.query(t, alice, `query($id: ID!) { meeting(id: $id) { id creator { name } } }`,
+		map[string]any{"id": uuid.NewString()})
+	assert.JSONEq(t, `{"meeting": null}`, string(response.Data))
+	require.Len(t, response.Errors, 1)
+	assert.Equal(t, "NOT_FOUND", response.Errors[0].Code())
+	assert.Equal(t, []any{"meeting"}, response.Errors[0].Path)
+}
+
 func TestMeetingsRejectsBadInputBeforeSQL(t *testing.T) {
 	t.Parallel()
 

@@ -183,7 +183,7 @@ func TestMeetingsPagesThroughVisibleMeetings(t *testing.T) {
 	bob := g.addUser(t, "Bob")
 	start := time.Now().Add(-time.Hour)
 
-	// Alice sees her own, the public one and the one she is invited to,
+	// Alice may see her own, the public one and the one she is invited to,
 	// but not Bob's private meeting.
 	own := g.addMeeting(t, meetingFixture{creator: alice, createdAt: start})
 	public := g.addMeeting(t, meetingFixture{creator: bob, visibility: store.VisibilityPublic, createdAt: start.Add(time.Minute)})

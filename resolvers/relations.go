@@ -60,24 +60,23 @@ func participantModelFor(viewer uuid.UUID) func(*store.Participant) *model.Parti
 }
 
 func recordingModel(r *store.Recording) *model.Recording {
-	var size *float64
-
-	if r.SizeBytes != nil {
-		bytes := float64(*r.SizeBytes)
-		size = &bytes
-	}
-
-	return &model.Recording{
+	recording := &model.Recording{
 		ID:                r.ID.String(),
 		Status:            model.RecordingStatus(r.Status),
 		ContentType:       r.ContentType,
-		SizeBytes:         size,
 		DurationSeconds:   r.DurationSeconds,
 		FailureReason:     r.FailureReason,
 		CreatedAt:         r.CreatedAt,
 		PlaybackObjectKey: r.PlaybackObjectKey,
 		MeetingID:         r.MeetingID.String(),
 	}
+
+	if r.SizeBytes != nil {
+		size := float64(*r.SizeBytes)
+		recording.SizeBytes = &size
+	}
+
+	return recording
 }
 
 func analysisModel(a *store.Analysis) *model.Analysis {

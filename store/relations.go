@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -25,37 +24,6 @@ type Participant struct {
 	// with their users costs one round trip instead of two. Its
 	// Permissions are not read and stay empty.
 	User User
-}
-
-// Recording is a row of recordings without the object keys that only
-// workers use.
-type Recording struct {
-	ID                uuid.UUID
-	MeetingID         uuid.UUID
-	Status            string
-	ContentType       *string
-	PlaybackObjectKey *string
-	SizeBytes         *int64
-	DurationSeconds   *float64
-	FailureReason     *string
-	CreatedAt         time.Time
-}
-
-// TranscriptSegment is one element of analyses.transcript_segments.
-type TranscriptSegment struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Text  string  `json:"text"`
-}
-
-// Analysis is a row of analyses.
-type Analysis struct {
-	MeetingID          uuid.UUID
-	TranscriptText     *string
-	TranscriptSegments []TranscriptSegment
-	Summary            *string
-	Keywords           []string
-	UpdatedAt          time.Time
 }
 
 // MeetingsForViewerByIDs returns the meetings with the given ids that
@@ -101,60 +69,6 @@ func (s *Store) ParticipantsByMeetingIDs(ctx context.Context, meetingIDs []uuid.
 	}
 
 	return participants, nil
-}
-
-// RecordingsByMeetingIDs returns the recordings of the given meetings,
-// each meeting's oldest first.
-func (s *Store) RecordingsByMeetingIDs(ctx context.Context, meetingIDs []uuid.UUID) ([]*Recording, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, meeting_id, status, content_type, playback_object_key,
-			size_bytes, duration_seconds, failure_reason, created_at
-		FROM recordings WHERE meeting_id = ANY($1)
-		ORDER BY created_at, id`, meetingIDs)
-	if err != nil {
-		return nil, fmt.Errorf("select recordings of %d meetings: %w", len(meetingIDs), err)
-	}
-
-	recordings, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[Recording])
-	if err != nil {
-		return nil, fmt.Errorf("select recordings of %d meetings: %w", len(meetingIDs), err)
-	}
-
-	return recordings, nil
-}
-
-// AnalysesByMeetingIDs returns the analyses of the given meetings; a
-// meeting without one is absent from the result.
-func (s *Store) AnalysesByMeetingIDs(ctx context.Context, meetingIDs []uuid.UUID) ([]*Analysis, error) {
-	rows, err := s.pool.Query(ctx, `SELECT meeting_id, transcript_text, transcript_segments,
-			summary, keywords, updated_at
-		FROM analyses WHERE meeting_id = ANY($1)`, meetingIDs)
-	if err != nil {
-		return nil, fmt.Errorf("select analyses of %d meetings: %w", len(meetingIDs), err)
-	}
-
-	analyses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Analysis, error) {
-		var (
-			a        Analysis
-			segments []byte
-		)
-
-		if err := row.Scan(&a.MeetingID, &a.TranscriptText, &segments, &a.Summary, &a.Keywords, &a.UpdatedAt); err != nil {
-			return nil, err
-		}
-
-		if segments != nil {
-			if err := json.Unmarshal(segments, &a.TranscriptSegments); err != nil {
-				return nil, fmt.Errorf("decode transcript segments of meeting %s: %w", a.MeetingID, err)
-			}
-		}
-
-		return &a, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("select analyses of %d meetings: %w", len(meetingIDs), err)
-	}
-
-	return analyses, nil
 }
 
 // TasksByMeetingIDs returns the tasks of the given meetings, each

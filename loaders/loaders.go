@@ -110,6 +110,11 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 type contextKey struct{}
 
 // Middleware puts a fresh set of loaders into each request's context.
+//
+// NOTE: a WebSocket or SSE request lives as long as its subscriptions, so
+// its operations and events would share one set of loaders and see cached
+// rows. Subscriptions that resolve meeting relations need loaders made per
+// operation or per event instead.
 func Middleware(st *store.Store, config Config, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -53,8 +53,25 @@ func notFound(err error, kind, id string) error {
 	return err
 }
 
-func userModel(u *store.User) *model.User {
-	return &model.User{ID: u.ID.String(), Name: u.Name, EmailAddress: u.Email}
+// viewerID returns the signed-in caller, or uuid.Nil, which matches no user.
+func viewerID(ctx context.Context) uuid.UUID {
+	viewer, err := auth.UserID(ctx)
+	if err != nil {
+		return uuid.Nil
+	}
+
+	return viewer
+}
+
+// userModel converts u for the caller viewer: the e-mail address is shown
+// to its owner only.
+func userModel(viewer uuid.UUID, u *store.User) *model.User {
+	user := &model.User{ID: u.ID.String(), Name: u.Name}
+	if viewer == u.ID {
+		user.Email = &u.Email
+	}
+
+	return user
 }
 
 func meetingModel(m *store.Meeting) *model.Meeting {

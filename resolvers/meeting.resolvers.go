@@ -9,44 +9,91 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/loaders"
 )
 
 // Creator is the resolver for the creator field.
 func (r *meetingResolver) Creator(ctx context.Context, obj *model.Meeting) (*model.User, error) {
-	creatorID, err := uuid.Parse(obj.CreatorID)
+	creatorID, err := storedID("user", obj.CreatorID)
 	if err != nil {
-		return nil, fmt.Errorf("meeting %s has creator id %q: %w", obj.ID, obj.CreatorID, err)
+		return nil, err
 	}
 
-	user, err := r.Store.UserByID(ctx, creatorID)
+	user, err := loaders.From(ctx).Users.Load(ctx, creatorID)
 	if err != nil {
 		return nil, fmt.Errorf("load creator of meeting %s: %w", obj.ID, err)
 	}
 
-	return userModel(user), nil
+	return userModel(viewerID(ctx), user), nil
 }
 
-// Email is the resolver for the email field.
-func (r *userResolver) Email(ctx context.Context, obj *model.User) (*string, error) {
-	viewer, err := auth.UserID(ctx)
-	if err != nil || viewer.String() != obj.ID {
+// Participants is the resolver for the participants field.
+func (r *meetingResolver) Participants(ctx context.Context, obj *model.Meeting) ([]*model.Participant, error) {
+	return loadMeetingRelation(ctx, obj, "participants", loaders.From(ctx).Participants, participantModelFor(viewerID(ctx)))
+}
+
+// Recordings is the resolver for the recordings field.
+func (r *meetingResolver) Recordings(ctx context.Context, obj *model.Meeting) ([]*model.Recording, error) {
+	return loadMeetingRelation(ctx, obj, "recordings", loaders.From(ctx).Recordings, recordingModel)
+}
+
+// Analysis is the resolver for the analysis field.
+func (r *meetingResolver) Analysis(ctx context.Context, obj *model.Meeting) (*model.Analysis, error) {
+	meetingID, err := storedID("meeting", obj.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	analysis, err := loaders.From(ctx).Analyses.Load(ctx, meetingID)
+	if err != nil {
+		return nil, fmt.Errorf("load analysis of meeting %s: %w", obj.ID, err)
+	}
+
+	if analysis == nil {
 		return nil, nil
 	}
 
-	return &obj.EmailAddress, nil
+	return analysisModel(analysis), nil
+}
+
+// Tasks is the resolver for the tasks field.
+func (r *meetingResolver) Tasks(ctx context.Context, obj *model.Meeting) ([]*model.Task, error) {
+	return loadMeetingRelation(ctx, obj, "tasks", loaders.From(ctx).Tasks, taskModel)
+}
+
+// Meetings is the resolver for the meetings field.
+func (r *queryResolver) Meetings(ctx context.Context, first *int, after *string, status *model.MeetingStatus) (*model.MeetingConnection, error) {
+	viewer, err := auth.UserID(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	filter, err := meetingListFilter(viewer, first, after, status)
+	if err != nil {
+		return nil, err
+	}
+
+	rows, err := r.Store.MeetingsForViewer(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+
+	// Task.meeting finds these meetings without another statement.
+	meetings := loaders.From(ctx).Meetings
+	for _, row := range rows {
+		meetings.Prime(ctx, row.ID, row)
+	}
+
+	page := rows[:min(len(rows), filter.Limit-1)]
+	r.prefetchMeetingRelations(ctx, page, selectedMeetingFields(ctx, connectionNode...))
+
+	return meetingConnection(rows, filter.Limit-1), nil
 }
 
 // Meeting returns graph.MeetingResolver implementation.
 func (r *Resolver) Meeting() graph.MeetingResolver { return &meetingResolver{r} }
 
-// User returns graph.UserResolver implementation.
-func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
-
-type (
-	meetingResolver struct{ *Resolver }
-	userResolver    struct{ *Resolver }
-)
+type meetingResolver struct{ *Resolver }

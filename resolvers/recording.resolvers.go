@@ -9,25 +9,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
 )
-
-// User is the resolver for the user field.
-func (r *participantResolver) User(ctx context.Context, obj *model.Participant) (*model.User, error) {
-	userID, err := uuid.Parse(obj.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("participant has user id %q: %w", obj.UserID, err)
-	}
-
-	user, err := r.Store.UserByID(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("load participant %s: %w", obj.UserID, err)
-	}
-
-	return userModel(user), nil
-}
 
 // URL is the resolver for the url field.
 func (r *recordingResolver) URL(ctx context.Context, obj *model.Recording) (*string, error) {
@@ -43,13 +27,7 @@ func (r *recordingResolver) URL(ctx context.Context, obj *model.Recording) (*str
 	return &url, nil
 }
 
-// Participant returns graph.ParticipantResolver implementation.
-func (r *Resolver) Participant() graph.ParticipantResolver { return &participantResolver{r} }
-
 // Recording returns graph.RecordingResolver implementation.
 func (r *Resolver) Recording() graph.RecordingResolver { return &recordingResolver{r} }
 
-type (
-	participantResolver struct{ *Resolver }
-	recordingResolver   struct{ *Resolver }
-)
+type recordingResolver struct{ *Resolver }

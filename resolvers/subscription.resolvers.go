@@ -48,7 +48,9 @@ func (r *meetingEventResolver) Actor(ctx context.Context, obj *model.MeetingEven
 		return nil, fmt.Errorf("load actor %s of meeting %s event: %w", actorID, obj.MeetingID, err)
 	}
 
-	return userModel(user), nil
+	viewer, _ := auth.UserID(ctx)
+
+	return userModel(viewer, user), nil
 }
 
 // TaskUpdated is the resolver for the taskUpdated field.

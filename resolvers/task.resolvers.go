@@ -9,10 +9,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
 	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/loaders"
 )
 
 // Task is the resolver for the task field.
@@ -37,13 +37,14 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*model.Task, error
 
 // Meeting is the resolver for the meeting field.
 func (r *taskResolver) Meeting(ctx context.Context, obj *model.Task) (*model.Meeting, error) {
-	// A task is visible only through its meeting, so the meeting is visible too.
-	meetingID, err := uuid.Parse(obj.MeetingID)
+	meetingID, err := storedID("meeting", obj.MeetingID)
 	if err != nil {
-		return nil, fmt.Errorf("task %s has meeting id %q: %w", obj.ID, obj.MeetingID, err)
+		return nil, err
 	}
 
-	meeting, err := r.Store.MeetingByID(ctx, meetingID)
+	// A task is visible only through its meeting, so the visibility check
+	// of the meetings loader passes for every task the caller got.
+	meeting, err := loaders.From(ctx).Meetings.Load(ctx, meetingID)
 	if err != nil {
 		return nil, fmt.Errorf("load meeting of task %s: %w", obj.ID, err)
 	}

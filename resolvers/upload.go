@@ -88,23 +88,3 @@ func (r *Resolver) failUpload(ctx context.Context, recordingID uuid.UUID, cause 
 	r.Logger.WarnContext(ctx, "recording upload failed", slog.String("recording_id", recordingID.String()),
 		slog.Any("error", cause))
 }
-
-func recordingModel(r *store.Recording) *model.Recording {
-	recording := &model.Recording{
-		ID:                r.ID.String(),
-		Status:            model.RecordingStatus(r.Status),
-		ContentType:       r.ContentType,
-		DurationSeconds:   r.DurationSeconds,
-		FailureReason:     r.FailureReason,
-		CreatedAt:         r.CreatedAt,
-		PlaybackObjectKey: r.PlaybackObjectKey,
-		MeetingID:         r.MeetingID.String(),
-	}
-
-	if r.SizeBytes != nil {
-		size := float64(*r.SizeBytes)
-		recording.SizeBytes = &size
-	}
-
-	return recording
-}

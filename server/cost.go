@@ -43,6 +43,12 @@ func (s listCostSchema) isList(typeName, fieldName string) bool {
 		return false
 	}
 
+	// A Relay connection's edges are bounded by the first argument of the
+	// field that returned the connection, which is already counted.
+	if strings.HasSuffix(typeName, "Connection") {
+		return false
+	}
+
 	definition := s.Schema().Types[typeName]
 	if definition == nil {
 		return false
@@ -72,42 +78,55 @@ func intArgument(value any) (int, bool) {
 	}
 }
 
-// depthLimit rejects operations nested deeper than limit fields before any
-// resolver runs. Fragments count at the depth where they are spread.
-type depthLimit struct {
-	limit int
+// shapeLimit rejects, before any resolver runs, operations nested deeper
+// than maxDepth fields and operations with more than maxAliases aliased
+// fields, a common way to multiply one expensive field. Fragments count at
+// the depth where they are spread.
+type shapeLimit struct {
+	maxDepth   int
+	maxAliases int
 }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit{}
+} = shapeLimit{}
 
-func (depthLimit) ExtensionName() string { return "DepthLimit" }
+func (shapeLimit) ExtensionName() string { return "ShapeLimit" }
 
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (d depthLimit) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+func (l shapeLimit) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	operation := opCtx.Doc.Operations.ForName(opCtx.OperationName)
 	if operation == nil {
 		return nil
 	}
 
-	depth := 0
+	depth, aliases := 0, 0
 
 	visitFields(operation.SelectionSet, 1, map[string]bool{}, func(field *ast.Field, fieldDepth int) bool {
 		depth = max(depth, fieldDepth)
+
+		if field.Alias != "" && field.Alias != field.Name {
+			aliases++
+		}
 
 		// Introspection is bounded by gqlparser's MaxIntrospectionDepth rule;
 		// its nesting of ofType would otherwise exceed any useful limit.
 		return !strings.HasPrefix(field.Name, "__")
 	})
 
-	if depth <= d.limit {
+	var err *gqlerror.Error
+
+	switch {
+	case depth > l.maxDepth:
+		err = gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", depth, l.maxDepth)
+	case aliases > l.maxAliases:
+		err = gqlerror.Errorf("operation has %d aliased fields, more than the limit of %d", aliases, l.maxAliases)
+	default:
 		return nil
 	}
 
-	err := gqlerror.Errorf("operation is nested %d levels deep, more than the limit of %d", depth, d.limit)
 	err.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
 
 	return err

@@ -16,11 +16,13 @@ import (
 type Limits struct {
 	// MaxDepth is the deepest field nesting an operation may have (default 12).
 	MaxDepth int
-	// MaxComplexity is the highest cost an operation may have (default 5000):
+	// MaxAliases is the most aliased fields an operation may have (default 30).
+	MaxAliases int
+	// MaxComplexity is the highest cost an operation may have (default 50000):
 	// each field costs 1, a list with `first` costs first times its
 	// selection, and a list without it DefaultListSize times.
 	MaxComplexity int
-	// DefaultListSize is the assumed length of lists without `first` (default 20).
+	// DefaultListSize is the assumed length of lists without `first` (default 10).
 	DefaultListSize int
 	// MaxBodyBytes bounds a JSON or GET request (default 1 MiB); uploads have their own limit.
 	MaxBodyBytes int64
@@ -42,12 +44,16 @@ func (l Limits) withDefaults() Limits {
 		l.MaxDepth = 12
 	}
 
+	if l.MaxAliases <= 0 {
+		l.MaxAliases = 30
+	}
+
 	if l.MaxComplexity <= 0 {
-		l.MaxComplexity = 5000
+		l.MaxComplexity = 50000
 	}
 
 	if l.DefaultListSize <= 0 {
-		l.DefaultListSize = 20
+		l.DefaultListSize = 10
 	}
 
 	if l.MaxBodyBytes <= 0 {

@@ -66,6 +66,9 @@ type Deps struct {
 	// server shuts down (http.Server.RegisterOnShutdown); the handler uses it
 	// to close WebSocket connections and SSE streams.
 	OnShutdown func(func())
+	// GraphQLMiddleware, when set, wraps the GraphQL endpoint inside the
+	// token check, for example to give each request its own dataloaders.
+	GraphQLMiddleware func(http.Handler) http.Handler
 }
 
 // NewHandler returns the gateway's root HTTP handler.
@@ -86,9 +89,18 @@ func NewHandler(config Config, deps Deps) http.Handler {
 	executor := newGraphQLHandler(config, limits, deps, subscriptions)
 	executor.AddTransport(transport.MultipartForm{MaxUploadSize: maxUpload + multipartEnvelope, MaxMemory: uploadMemory})
 
-	graphQL := deps.Tokens.Middleware(subscriptions.guard(batchHandler(limits.MaxBatchOperations,
-		newRateLimiter(config.RateLimit).middleware(limitUploads(maxUpload, executor)))))
-	mux.Handle("/query", withCORS(config.AllowedOrigins, limitRequest(limits, graphQL)))
+	var graphQL http.Handler = limitUploads(maxUpload, executor)
+	if deps.GraphQLMiddleware != nil {
+		graphQL = deps.GraphQLMiddleware(graphQL)
+	}
+
+	// Outermost first: CORS answers preflights, checkGraphQLRequest rejects
+	// what no transport takes, limitRequest bounds body and time, the token
+	// check sets the caller, the guard screens subscriptions, and each
+	// operation of a batch passes the rate limiter on its own.
+	graphQL = deps.Tokens.Middleware(subscriptions.guard(batchHandler(limits.MaxBatchOperations,
+		newRateLimiter(config.RateLimit).middleware(graphQL))))
+	mux.Handle("/query", withCORS(config.AllowedOrigins, checkGraphQLRequest(limitRequest(limits, graphQL))))
 	mux.HandleFunc("GET /healthz", handleHealthz)
 	mux.HandleFunc("GET /readyz", handleReadyz(deps.Checks))
 
@@ -123,8 +135,11 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 	// come before GET and POST.
 	subscriptions.addTo(srv)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{})
+	// Before postTransport, which would also take the request: Apollo
+	// Client asks for @defer results with Accept: multipart/mixed.
+	srv.AddTransport(transport.MultipartMixed{})
+	srv.AddTransport(postTransport{})
 
 	cacheSize := config.QueryCacheSize
 	if cacheSize <= 0 {
@@ -140,7 +155,7 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 	}
 
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](persistedSize)})
-	srv.Use(depthLimit{limit: limits.MaxDepth})
+	srv.Use(shapeLimit{maxDepth: limits.MaxDepth, maxAliases: limits.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(limits.MaxComplexity))
 
 	if config.Introspection {
@@ -197,6 +212,15 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)
+}
+
+// Flush passes flushes through, because gqlgen's streaming transports
+// (multipart/mixed for @defer, SSE) check for http.Flusher with a type
+// assertion instead of http.ResponseController.
+func (r *statusRecorder) Flush() {
+	if flusher, ok := r.ResponseWriter.(http.Flusher); ok {
+		flusher.Flush()
+	}
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter {

@@ -181,3 +181,21 @@ func (s *Store) IsMeetingHost(ctx context.Context, meetingID, userID uuid.UUID) 
 
 	return host, nil
 }
+
+// RecordingsByMeetingIDs returns the recordings of the given meetings,
+// each meeting's oldest first.
+func (s *Store) RecordingsByMeetingIDs(ctx context.Context, meetingIDs []uuid.UUID) ([]*Recording, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+recordingColumns+`
+		FROM recordings WHERE meeting_id = ANY($1)
+		ORDER BY created_at, id`, meetingIDs)
+	if err != nil {
+		return nil, fmt.Errorf("select recordings of %d meetings: %w", len(meetingIDs), err)
+	}
+
+	recordings, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Recording, error) { return scanRecording(row) })
+	if err != nil {
+		return nil, fmt.Errorf("select recordings of %d meetings: %w", len(meetingIDs), err)
+	}
+
+	return recordings, nil
+}

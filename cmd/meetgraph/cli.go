@@ -55,8 +55,9 @@ type HTTPFlags struct {
 	Introspection       bool          `name:"introspection" env:"MEETGRAPH_INTROSPECTION" help:"Answer introspection queries (always on with --dev)."`
 	AllowedOrigins      []string      `name:"allowed-origins" env:"MEETGRAPH_ALLOWED_ORIGINS" sep:"," help:"Browser origins allowed to call the API from other sites (CORS), comma-separated; * allows any. Empty allows same-origin pages only."`
 	MaxDepth            int           `name:"max-depth" env:"MEETGRAPH_MAX_DEPTH" default:"12" help:"Deepest field nesting an operation may have (fields)."`
-	MaxComplexity       int           `name:"max-complexity" env:"MEETGRAPH_MAX_COMPLEXITY" default:"5000" help:"Highest cost an operation may have: 1 per field, lists multiplied by first or by --default-list-size."`
-	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"20" help:"Assumed length of lists without a first argument when costing an operation (items)."`
+	MaxAliases          int           `name:"max-aliases" env:"MEETGRAPH_MAX_ALIASES" default:"30" help:"Most aliased fields an operation may have."`
+	MaxComplexity       int           `name:"max-complexity" env:"MEETGRAPH_MAX_COMPLEXITY" default:"50000" help:"Highest cost an operation may have: 1 per field, lists multiplied by first or by --default-list-size."`
+	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"10" help:"Assumed length of lists without a first argument when costing an operation (items)."`
 	MaxBodyBytes        int64         `name:"max-body-bytes" env:"MEETGRAPH_MAX_BODY_BYTES" default:"1048576" help:"Largest JSON request body (bytes); uploads have their own limit."`
 	UploadTimeout       time.Duration `name:"upload-timeout" env:"MEETGRAPH_UPLOAD_TIMEOUT" default:"1h" help:"Longest a multipart upload request may take (duration)."`
 	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Longest a query or mutation may run (duration)."`
@@ -72,6 +73,11 @@ type HTTPFlags struct {
 	SubscriptionInitTimeout  time.Duration `name:"subscription-init-timeout" env:"MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT" default:"10s" help:"How long a WebSocket client may take to send connection_init before the socket is closed with 4408 (duration)."`
 	SubscriptionBuffer       int           `name:"subscription-buffer" env:"MEETGRAPH_SUBSCRIPTION_BUFFER" default:"32" help:"Events buffered per subscription before progress events of a slow subscriber are coalesced."`
 	WebSocketAllowedOrigins  []string      `name:"websocket-allowed-origins" env:"MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS" sep:"," help:"Comma-separated Origin patterns, besides the gateway's own host, that may open WebSockets: app.example.com, *.example.com or https://app.example.com."`
+	// LoaderWait is far below dataloader's 16 ms default; loaders.DefaultWait says why.
+	LoaderWait     time.Duration `name:"loader-wait" env:"MEETGRAPH_LOADER_WAIT" default:"250us" help:"How long a dataloader collects keys before it runs its SQL statement (duration)."`
+	LoaderMaxBatch int           `name:"loader-max-batch" env:"MEETGRAPH_LOADER_MAX_BATCH" default:"500" help:"Keys after which a dataloader runs its statement without waiting."`
+	// NoLoaders is the benchmark's one-by-one baseline, never a production setting.
+	NoLoaders bool `name:"no-loaders" env:"MEETGRAPH_NO_LOADERS" hidden:"" help:"Resolve every relation with its own SQL statement, without batching or caching (benchmark baseline)."`
 }
 
 // WorkerFlags are the workers' settings.

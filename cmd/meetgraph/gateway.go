@@ -11,6 +11,7 @@ import (
 
 	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph"
+	"github.com/meetgraph/meetgraph/loaders"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
 )
@@ -78,6 +79,17 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		},
 	})
 
+	if flags.LoaderWait <= 0 || flags.LoaderMaxBatch <= 0 {
+		return fmt.Errorf("MEETGRAPH_LOADER_WAIT (--loader-wait) is %s and MEETGRAPH_LOADER_MAX_BATCH (--loader-max-batch) is %d: both must be more than 0",
+			flags.LoaderWait, flags.LoaderMaxBatch)
+	}
+
+	if flags.NoLoaders {
+		logger.Warn("dataloaders are off: every relation costs its own SQL statement (benchmark baseline)")
+	}
+
+	loaderConfig := loaders.Config{Wait: flags.LoaderWait, MaxBatch: flags.LoaderMaxBatch, Disabled: flags.NoLoaders}
+
 	httpServer := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -91,6 +103,7 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		AllowedOrigins:          flags.AllowedOrigins,
 		Limits: server.Limits{
 			MaxDepth:           flags.MaxDepth,
+			MaxAliases:         flags.MaxAliases,
 			MaxComplexity:      flags.MaxComplexity,
 			DefaultListSize:    flags.DefaultListSize,
 			MaxBodyBytes:       flags.MaxBodyBytes,
@@ -115,6 +128,8 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		Metrics:       svc.metrics,
 		Subscriptions: hub,
 		OnShutdown:    httpServer.RegisterOnShutdown,
+		// Inside the token check, because the meetings loader reads the caller.
+		GraphQLMiddleware: loaders.Middleware(svc.store, loaderConfig, logger),
 	})
 
 	listener, err := net.Listen("tcp", flags.HTTPAddr)

@@ -9,8 +9,11 @@ import "time"
 type User struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// EmailAddress is resolved to the email field only for callers allowed to see it.
-	EmailAddress string `json:"-"`
+	// Email is set only when the caller is this user (see the schema). It
+	// is a plain field rather than a resolver because a resolver on User
+	// makes gqlgen marshal every list that contains users with one
+	// goroutine per element.
+	Email *string `json:"email,omitempty"`
 }
 
 type Meeting struct {
@@ -42,12 +45,13 @@ type Task struct {
 	MeetingID string `json:"-"`
 }
 
+// Participant carries its user, which the participants query joins, so
+// that gqlgen needs no resolver (and no goroutine) per participant.
 type Participant struct {
+	User      *User           `json:"user"`
 	Role      ParticipantRole `json:"role"`
 	InvitedAt time.Time       `json:"invitedAt"`
 	JoinedAt  *time.Time      `json:"joinedAt,omitempty"`
-	// UserID is resolved to the user field by a loader.
-	UserID string `json:"-"`
 }
 
 type Recording struct {

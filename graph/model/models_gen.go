@@ -20,7 +20,29 @@ type Analysis struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// A page of meetings, newest first.
+type MeetingConnection struct {
+	Edges    []*MeetingEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+type MeetingEdge struct {
+	// An opaque position to pass as `after` for the meetings that follow this one.
+	Cursor string   `json:"cursor"`
+	Node   *Meeting `json:"node"`
+}
+
 type Mutation struct {
+}
+
+type PageInfo struct {
+	HasNextPage bool `json:"hasNextPage"`
+	// Always false: meetings pages only forward.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first edge, or null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last edge, or null for an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 type Query struct {

@@ -1,0 +1,195 @@
+// Package loaders holds the per-request dataloaders that turn the field
+// resolvers' many small reads into one SQL statement per relation and
+// batch window. A fresh set is made for every HTTP request, so cached rows
+// never cross from one caller to another.
+package loaders
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/store"
+)
+
+// Defaults for Config.
+const (
+	// DefaultWait is short because gqlgen starts the resolvers of sibling
+	// fields and list elements within microseconds of each other: a wait of
+	// a fraction of a millisecond already collects them, while
+	// dataloader's own default of 16 ms would add 16 ms to every level of
+	// every query, even for a single client.
+	DefaultWait = 250 * time.Microsecond
+	// DefaultMaxBatch bounds the keys in one `= ANY($1)` array. A 100-item
+	// page with all its relations stays in one batch per loader.
+	DefaultMaxBatch = 500
+)
+
+// Config sets how loaders batch.
+type Config struct {
+	// Wait is how long a loader collects keys after the first one before it
+	// runs its statement; 0 means DefaultWait.
+	Wait time.Duration
+	// MaxBatch is the number of keys after which a batch runs at once,
+	// without waiting; 0 means DefaultMaxBatch.
+	MaxBatch int
+	// Disabled makes every Load run its own statement with no batching and
+	// no cache: the one-by-one baseline that the benchmark compares with.
+	Disabled bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.Wait <= 0 {
+		c.Wait = DefaultWait
+	}
+
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+
+	return c
+}
+
+// Loaders is the set of loaders of one request.
+type Loaders struct {
+	// Users loads users by id; a missing user is an error wrapping store.ErrNotFound.
+	Users *Loader[uuid.UUID, *store.User]
+	// Meetings loads the meetings that the request's caller may see; a
+	// missing or hidden meeting is an error wrapping store.ErrNotFound, and
+	// a request without a signed-in caller fails with UNAUTHENTICATED.
+	Meetings *Loader[uuid.UUID, *store.Meeting]
+	// Participants loads each meeting's participants with their users.
+	Participants *Loader[uuid.UUID, []*store.Participant]
+	// Recordings loads each meeting's recordings.
+	Recordings *Loader[uuid.UUID, []*store.Recording]
+	// Analyses loads each meeting's analysis, nil when it has none.
+	Analyses *Loader[uuid.UUID, *store.Analysis]
+	// Tasks loads each meeting's tasks.
+	Tasks *Loader[uuid.UUID, []*store.Task]
+}
+
+// New returns a fresh set of loaders reading through st.
+func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
+	config = config.withDefaults()
+	l := &Loaders{}
+
+	l.Users = newLoader("users", config, logger,
+		byKey(st.UsersByIDs, func(u *store.User) uuid.UUID { return u.ID }),
+		notFound[*store.User]("user"))
+	l.Meetings = newLoader("meetings", config, logger,
+		byKey(func(ctx context.Context, ids []uuid.UUID) ([]*store.Meeting, error) {
+			viewer, err := auth.UserID(ctx)
+			if err != nil {
+				return nil, err
+			}
+
+			return st.MeetingsForViewerByIDs(ctx, ids, viewer)
+		}, func(m *store.Meeting) uuid.UUID { return m.ID }),
+		notFound[*store.Meeting]("meeting"))
+	l.Participants = newLoader("participants", config, logger,
+		groupedBy(st.ParticipantsByMeetingIDs, func(p *store.Participant) uuid.UUID { return p.MeetingID }),
+		empty[[]*store.Participant])
+	l.Recordings = newLoader("recordings", config, logger,
+		groupedBy(st.RecordingsByMeetingIDs, func(r *store.Recording) uuid.UUID { return r.MeetingID }),
+		empty[[]*store.Recording])
+	l.Analyses = newLoader("analyses", config, logger,
+		byKey(st.AnalysesByMeetingIDs, func(a *store.Analysis) uuid.UUID { return a.MeetingID }),
+		empty[*store.Analysis])
+	l.Tasks = newLoader("tasks", config, logger,
+		groupedBy(st.TasksByMeetingIDs, func(t *store.Task) uuid.UUID { return t.MeetingID }),
+		empty[[]*store.Task])
+
+	return l
+}
+
+type contextKey struct{}
+
+// Middleware puts a fresh set of loaders into each request's context.
+//
+// NOTE: a WebSocket or SSE request lives as long as its subscriptions, so
+// its operations and events would share one set of loaders and see cached
+// rows. Subscriptions that resolve meeting relations need loaders made per
+// operation or per event instead.
+func Middleware(st *store.Store, config Config, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := WithLoaders(r.Context(), New(st, config, logger))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// WithLoaders returns a context that carries l.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, contextKey{}, l)
+}
+
+// From returns the loaders of ctx's request. It panics when Middleware (or
+// WithLoaders) did not run, which is a wiring mistake; gqlgen recovers the
+// panic into an INTERNAL error.
+func From(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(contextKey{}).(*Loaders)
+	if !ok {
+		panic("loaders: no loaders in the request context; install loaders.Middleware")
+	}
+
+	return l
+}
+
+// byKey adapts a store query that returns one row per key.
+func byKey[V any](query func(context.Context, []uuid.UUID) ([]V, error), key func(V) uuid.UUID) fetchFunc[uuid.UUID, V] {
+	return func(ctx context.Context, keys []uuid.UUID) (map[uuid.UUID]V, error) {
+		rows, err := query(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+
+		found := make(map[uuid.UUID]V, len(rows))
+		for _, row := range rows {
+			found[key(row)] = row
+		}
+
+		return found, nil
+	}
+}
+
+// groupedBy adapts a store query that returns any number of rows per key,
+// keeping the query's order within each key.
+func groupedBy[V any](query func(context.Context, []uuid.UUID) ([]V, error), key func(V) uuid.UUID) fetchFunc[uuid.UUID, []V] {
+	return func(ctx context.Context, keys []uuid.UUID) (map[uuid.UUID][]V, error) {
+		rows, err := query(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+
+		return groupBy(rows, key), nil
+	}
+}
+
+func groupBy[V any](rows []V, key func(V) uuid.UUID) map[uuid.UUID][]V {
+	grouped := make(map[uuid.UUID][]V)
+	for _, row := range rows {
+		grouped[key(row)] = append(grouped[key(row)], row)
+	}
+
+	return grouped
+}
+
+func notFound[V any](kind string) missingFunc[uuid.UUID, V] {
+	return func(key uuid.UUID) (V, error) {
+		var zero V
+
+		return zero, fmt.Errorf("%s %s: %w", kind, key, store.ErrNotFound)
+	}
+}
+
+func empty[V any](uuid.UUID) (V, error) {
+	var zero V
+
+	return zero, nil
+}

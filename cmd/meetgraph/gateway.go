@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meetgraph/meetgraph/graph"
+	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
 )
@@ -29,7 +30,12 @@ func (c *ServeCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	return runGateway(env, c.HTTPFlags, svc)
+	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
+
+	return runRoles(env,
+		svc.dispatcher.Run,
+		relay.Run,
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) })
 }
 
 // runGateway serves HTTP until env.ctx is cancelled, then stops accepting

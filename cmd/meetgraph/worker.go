@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meetgraph/meetgraph/consumers"
+	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -20,7 +23,9 @@ func (c *WorkCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	return runWorkers(env, c.WorkerFlags, svc)
+	return runRoles(env,
+		svc.dispatcher.Run,
+		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
 }
 
 // AllCmd runs the gateway and the workers in one process.
@@ -40,25 +45,51 @@ func (c *AllCmd) Run(env *environment) error {
 		return err
 	}
 
-	var group errgroup.Group
+	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 
-	group.Go(func() error { return runGateway(env, c.HTTPFlags, svc) })
-	group.Go(func() error { return runWorkers(env, c.WorkerFlags, svc) })
+	return runRoles(env,
+		svc.dispatcher.Run,
+		relay.Run,
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) },
+		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
+}
+
+// runRoles runs each part until env.ctx is cancelled or one of them fails,
+// which stops the others.
+func runRoles(env *environment, parts ...func(ctx context.Context) error) error {
+	group, ctx := errgroup.WithContext(env.ctx)
+	for _, part := range parts {
+		group.Go(func() error { return part(ctx) })
+	}
 
 	return group.Wait()
 }
 
-// runWorkers consumes task messages until env.ctx is cancelled.
-//
-// TODO: no consumers are registered yet; the worker holds its connections
-// and waits, so `work` and `all` start and stop cleanly but process nothing.
+// withContext returns a copy of env that runs under ctx.
+func (env *environment) withContext(ctx context.Context) *environment {
+	copied := *env
+	copied.ctx = ctx
+
+	return &copied
+}
+
+// runWorkers consumes task messages until env.ctx is cancelled, then
+// drains in-flight tasks for the worker shutdown timeout.
 func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 	logger := env.logger.With(slog.String("component", "worker"))
 	logger.Info("worker started", slog.Duration("shutdown_timeout", flags.WorkerShutdownTimeout))
 
-	<-env.ctx.Done()
+	runner := consumers.NewRunner(svc.broker, svc.publisher, svc.store, consumers.RunnerConfig{
+		Prefetch:        flags.WorkerPrefetch,
+		Topology:        env.topologySettings(),
+		Lease:           flags.TaskLease,
+		ShutdownTimeout: flags.WorkerShutdownTimeout,
+	}, logger)
+	runner.Register(consumers.KindNoop, consumers.Noop)
+
+	err := runner.Run(env.ctx)
 
 	logger.Info("worker stopped")
 
-	return nil
+	return err
 }

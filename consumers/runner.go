@@ -109,27 +109,28 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.handlerCtx = handlerCtx
 	r.mu.Unlock()
 
-	var background sync.WaitGroup
-	defer background.Wait()
+	// Cancellations and leases matter until the last in-flight task ends,
+	// so these run past ctx until drain returns.
+	backgroundCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 
-	backgroundCtx, stopBackground := context.WithCancel(ctx)
-	defer stopBackground()
+	var background sync.WaitGroup
 
 	background.Go(func() { r.watchCancellations(backgroundCtx) })
-	background.Go(func() { r.heartbeat(handlerCtx) })
+	background.Go(func() { r.heartbeat(backgroundCtx) })
 
-	if err := r.supervisor.OnConnect(r.consume); err != nil {
-		return err
+	err := r.supervisor.OnConnect(r.consume)
+	if err == nil {
+		r.logger.Info("runner started", slog.Int("prefetch", r.config.Prefetch),
+			slog.Any("retry_delays", r.config.Topology.RetryDelays))
+
+		<-ctx.Done()
 	}
 
-	r.logger.Info("runner started", slog.Int("prefetch", r.config.Prefetch),
-		slog.Any("retry_delays", r.config.Topology.RetryDelays))
-
-	<-ctx.Done()
-
 	r.drain(cancelHandlers)
+	stopBackground()
+	background.Wait()
 
-	return nil
+	return err
 }
 
 // drain stops consuming and waits for in-flight deliveries.

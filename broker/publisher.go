@@ -29,6 +29,9 @@ type Message struct {
 	MessageID  string
 	Headers    amqp.Table
 	Body       []byte
+	// Optional, when true, publishes without the mandatory flag, so that a
+	// message no queue is bound for is dropped instead of being an error.
+	Optional bool
 }
 
 // Publisher publishes persistent, mandatory messages on a confirm-mode
@@ -196,7 +199,7 @@ func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, 
 		}
 	}
 
-	deferred, err := ch.PublishWithDeferredConfirm(message.Exchange, message.RoutingKey, true, false, amqp.Publishing{
+	deferred, err := ch.PublishWithDeferredConfirm(message.Exchange, message.RoutingKey, !message.Optional, false, amqp.Publishing{
 		Headers:      message.Headers,
 		ContentType:  "application/json",
 		DeliveryMode: amqp.Persistent,

@@ -109,6 +109,7 @@ func (p publisher) publishAll(ctx context.Context, messages []store.OutboxMessag
 		confirmations[i], results[i].Err = p.broker.Start(ctx, broker.Message{
 			Exchange: message.Exchange, RoutingKey: message.RoutingKey, MessageID: message.MessageID,
 			Headers: amqp.Table(message.Headers), Body: message.Body,
+			Optional: broker.OptionalRoute(message.Exchange, message.RoutingKey),
 		})
 	}
 

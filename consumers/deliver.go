@@ -31,7 +31,7 @@ func (r *Runner) deliver(delivery amqp.Delivery) {
 
 	ctx := context.WithoutCancel(r.handlerCtx)
 
-	message, err := decodeTask(delivery.Body)
+	message, err := DecodeTask(delivery.Body)
 	if err != nil {
 		// Rejected without requeue, the broker dead-letters it to the DLQ
 		// where an operator can read it.
@@ -41,7 +41,7 @@ func (r *Runner) deliver(delivery amqp.Delivery) {
 		return
 	}
 
-	attempt := attemptOf(delivery)
+	attempt := AttemptOf(delivery)
 	logger := r.logger.With(slog.String("task_id", message.TaskID.String()), slog.String("kind", message.Kind),
 		slog.Int("attempt", attempt))
 
@@ -119,7 +119,7 @@ func (r *Runner) deferDuplicate(ctx context.Context, logger *slog.Logger, delive
 
 	logger.Info("task is running elsewhere; checking the message again later", slog.Duration("delay", delay))
 
-	route := store.RetryRoute(task, delay, attemptOf(delivery))
+	route := store.RetryRoute(task, delay, AttemptOf(delivery))
 	err := r.publisher.Publish(ctx, broker.Message{
 		Exchange: route.Exchange, RoutingKey: route.RoutingKey, MessageID: delivery.MessageId,
 		Headers: delivery.Headers, Body: delivery.Body,

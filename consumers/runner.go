@@ -283,8 +283,8 @@ func (r *Runner) heartbeat(ctx context.Context) {
 	}
 }
 
-// attemptOf reads the attempt header; a message without one is attempt 1.
-func attemptOf(delivery amqp.Delivery) int {
+// AttemptOf reads the attempt header; a message without one is attempt 1.
+func AttemptOf(delivery amqp.Delivery) int {
 	switch value := delivery.Headers[broker.HeaderAttempt].(type) {
 	case int32:
 		return max(int(value), 1)
@@ -297,8 +297,8 @@ func attemptOf(delivery amqp.Delivery) int {
 	}
 }
 
-// decodeTask decodes a task message body.
-func decodeTask(body []byte) (store.TaskMessage, error) {
+// DecodeTask decodes a task message body.
+func DecodeTask(body []byte) (store.TaskMessage, error) {
 	var message store.TaskMessage
 	if err := json.Unmarshal(body, &message); err != nil {
 		return message, fmt.Errorf("decode task message: %w", err)

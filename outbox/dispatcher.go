@@ -82,11 +82,14 @@ func (d *Dispatcher) work(ctx context.Context) {
 			}
 		}
 
-		d.publishBatch(ctx, batch)
+		d.PublishBatch(ctx, batch)
 	}
 }
 
-func (d *Dispatcher) publishBatch(ctx context.Context, batch []store.OutboxMessage) {
+// PublishBatch publishes batch and waits for the confirms, recording each
+// outcome in the outbox table. Command-line tools use it as their
+// store.OutboxNotifier, which runs no dispatcher goroutines.
+func (d *Dispatcher) PublishBatch(ctx context.Context, batch []store.OutboxMessage) {
 	results := d.publishAll(ctx, batch)
 
 	var published []int64

@@ -48,8 +48,8 @@ func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting
 		}
 
 		_, err = tx.Exec(ctx, `INSERT INTO participants (meeting_id, user_id, role)
-			SELECT $1, $2, 'HOST'
-			UNION ALL SELECT $1, u, 'ATTENDEE' FROM unnest($3::uuid[]) AS u WHERE u <> $2
+			SELECT $1::uuid, $2::uuid, 'HOST'
+			UNION ALL SELECT $1::uuid, u, 'ATTENDEE' FROM unnest($3::uuid[]) AS u WHERE u <> $2::uuid
 			ON CONFLICT DO NOTHING`, meeting.ID, actor.ID, input.InviteeIDs)
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
 			return nil, apperr.Wrap(err, apperr.BadUserInput, "an invited user does not exist")

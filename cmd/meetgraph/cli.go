@@ -22,6 +22,7 @@ type CLI struct {
 	Migrate MigrateCmd `cmd:"" help:"Apply pending PostgreSQL migrations; safe to run again."`
 	Seed    SeedCmd    `cmd:"" help:"Insert demo users and meetings; safe to run again."`
 	Token   TokenCmd   `cmd:"" help:"Print a signed development token for a user."`
+	DLQ     DLQCmd     `cmd:"" name:"dlq" help:"List, replay or purge the messages of a dead-letter queue."`
 }
 
 // Globals are the settings that every subcommand shares.

@@ -36,7 +36,9 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 
 	return []string{
 		"--database-url", databaseURL,
-		"--amqp-url", testenv.AMQPURL(t),
+		// A vhost of its own, because every process declares and consumes
+		// the same fixed queue names.
+		"--amqp-url", testenv.VHost(t),
 		"--s3-endpoint", bucket.Endpoint,
 		"--s3-access-key", bucket.AccessKey,
 		"--s3-secret-key", bucket.SecretKey,

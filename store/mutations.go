@@ -96,10 +96,19 @@ type membership struct {
 	isCreator bool
 }
 
-// lockMeeting selects the meeting FOR UPDATE if user may see it, with the
-// user's role in it; an invisible meeting is NOT_FOUND, so that private
-// meetings do not leak.
-func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID) (*membership, error) {
+// Row locks that lockMeeting takes.
+const (
+	// forUpdate serialises changes of the meeting's status.
+	forUpdate = "FOR UPDATE OF m"
+	// noLock suits writes that only need the membership check, so that
+	// concurrent task requests on one meeting do not queue behind each other.
+	noLock = ""
+)
+
+// lockMeeting selects the meeting with the row lock lock if user may see
+// it, with the user's role in it; an invisible meeting is NOT_FOUND, so
+// that private meetings do not leak.
+func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID, lock string) (*membership, error) {
 	var (
 		m    Meeting
 		role *string
@@ -107,7 +116,7 @@ func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID) (*
 
 	err := tx.QueryRow(ctx, `SELECT `+meetingColumns+`,
 			(SELECT p.role FROM participants p WHERE p.meeting_id = m.id AND p.user_id = $2)
-		FROM meetings m WHERE m.id = $1 AND `+visibleTo+` FOR UPDATE OF m`, meetingID, userID).
+		FROM meetings m WHERE m.id = $1 AND `+visibleTo+` `+lock, meetingID, userID).
 		Scan(&m.ID, &m.Title, &m.Status, &m.Visibility, &m.CreatorID,
 			&m.ScheduledAt, &m.StartedAt, &m.EndedAt, &m.CreatedAt, &role)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -141,7 +150,7 @@ func requireMeetingStatus(meeting *Meeting, action string, allowed ...string) er
 // attendee first. Only SCHEDULED and LIVE meetings can be joined.
 func (s *Store) JoinMeeting(ctx context.Context, actor *User, meetingID uuid.UUID) (*Meeting, error) {
 	return inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID)
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +181,7 @@ func (s *Store) StartMeeting(ctx context.Context, actor *User, meetingID uuid.UU
 	var messages []OutboxMessage
 
 	meeting, err := inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID)
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +243,7 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	var messages []OutboxMessage
 
 	result, err := inTx(ctx, s, func(tx pgx.Tx) (*EndedMeeting, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID)
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +316,7 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 	var messages []OutboxMessage
 
 	task, err := inTx(ctx, s, func(tx pgx.Tx) (*Task, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID)
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, noLock)
 		if err != nil {
 			return nil, err
 		}

@@ -29,7 +29,7 @@ type system struct {
 
 // settingArgs returns the global flags that point meetgraph at this test's
 // database, broker and bucket.
-func settingArgs(t *testing.T, databaseURL string) []string {
+func settingArgs(t testing.TB, databaseURL string) []string {
 	t.Helper()
 
 	bucket := testenv.Bucket(t)
@@ -48,7 +48,15 @@ func settingArgs(t *testing.T, databaseURL string) []string {
 }
 
 // startSystem runs `meetgraph all` and waits until /readyz answers 200.
-func startSystem(t *testing.T, databaseURL string) *system {
+func startSystem(t testing.TB, databaseURL string) *system {
+	t.Helper()
+
+	return startRole(t, databaseURL, "all")
+}
+
+// startRole runs the meetgraph subcommand role (all or serve) and waits
+// until /readyz answers 200.
+func startRole(t testing.TB, databaseURL, role string) *system {
 	t.Helper()
 
 	addr := testenv.FreeAddr(t)
@@ -62,7 +70,7 @@ func startSystem(t *testing.T, databaseURL string) *system {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append([]string{"all", "--http-addr", addr}, s.settings...)
+	args := append([]string{role, "--http-addr", addr}, s.settings...)
 
 	go func() {
 		var stderr bytes.Buffer
@@ -86,7 +94,7 @@ func startSystem(t *testing.T, databaseURL string) *system {
 }
 
 // stop cancels the process's context and checks that it shuts down cleanly.
-func (s *system) stop(t *testing.T) {
+func (s *system) stop(t testing.TB) {
 	t.Helper()
 
 	if s.cancel == nil {
@@ -106,7 +114,7 @@ func (s *system) stop(t *testing.T) {
 
 // command runs a meetgraph subcommand with the system's settings and
 // returns its standard output.
-func (s *system) command(t *testing.T, args ...string) string {
+func (s *system) command(t testing.TB, args ...string) string {
 	t.Helper()
 
 	var stdout, stderr bytes.Buffer
@@ -116,7 +124,7 @@ func (s *system) command(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-func get(t *testing.T, rawURL string) (int, string) {
+func get(t testing.TB, rawURL string) (int, string) {
 	t.Helper()
 
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -238,3 +238,31 @@ func TestCancelRunningTaskCancelsHandler(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.TaskCancelled, final.Status)
 }
+
+func TestShutdownRequeuesInterruptedTask(t *testing.T) {
+	t.Parallel()
+
+	h := asynctest.Start(t, asynctest.Options{Handlers: map[string]consumers.Handler{consumers.KindNoop: func(ctx context.Context, job consumers.Job) error {
+		<-ctx.Done()
+
+		return ctx.Err()
+	}}})
+
+	task := h.Request(t, consumers.KindNoop)
+	h.WaitStatus(t, task.ID, store.TaskRunning)
+	h.Stop()
+
+	requeued, err := h.DB.TaskByID(context.Background(), task.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.TaskQueued, requeued.Status, "an interrupted task goes back to the queue")
+
+	events, err := h.DB.TaskEventsAfter(context.Background(), task.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, "requeued", events[len(events)-1].Stage)
+
+	// The dispatcher stopped with the runner, so the task message waits in
+	// the outbox for the next relay.
+	count, _, err := h.DB.OutboxBacklog(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, count)
+}

@@ -67,6 +67,8 @@ func (d *Dispatcher) work(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			d.flush(batch)
+
 			return
 		case message := <-d.queue:
 			batch = append(batch[:0], message)
@@ -83,6 +85,25 @@ func (d *Dispatcher) work(ctx context.Context) {
 		}
 
 		d.PublishBatch(ctx, batch)
+	}
+}
+
+// flush publishes what is still queued at shutdown, bounded by the
+// publisher's timeout, so that it need not wait for a relay's grace period.
+func (d *Dispatcher) flush(batch []store.OutboxMessage) {
+	batch = batch[:0]
+
+	for {
+		select {
+		case message := <-d.queue:
+			batch = append(batch, message)
+		default:
+			if len(batch) > 0 {
+				d.PublishBatch(context.Background(), batch)
+			}
+
+			return
+		}
 	}
 }
 

@@ -32,8 +32,7 @@ func (c *ServeCmd) Run(env *environment) error {
 
 	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 
-	return runRoles(env,
-		svc.dispatcher.Run,
+	return runRoles(env, svc.dispatcher,
 		relay.Run,
 		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) })
 }

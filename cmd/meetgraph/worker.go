@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"golang.org/x/sync/errgroup"
@@ -23,8 +24,7 @@ func (c *WorkCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	return runRoles(env,
-		svc.dispatcher.Run,
+	return runRoles(env, svc.dispatcher,
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
 }
 
@@ -47,22 +47,31 @@ func (c *AllCmd) Run(env *environment) error {
 
 	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 
-	return runRoles(env,
-		svc.dispatcher.Run,
+	return runRoles(env, svc.dispatcher,
 		relay.Run,
 		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) },
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
 }
 
 // runRoles runs each part until env.ctx is cancelled or one of them fails,
-// which stops the others.
-func runRoles(env *environment, parts ...func(ctx context.Context) error) error {
+// which stops the others. The dispatcher starts first and stops last, so
+// that what the parts commit while they shut down is still published at once.
+func runRoles(env *environment, dispatcher *outbox.Dispatcher, parts ...func(ctx context.Context) error) error {
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(env.ctx))
+	dispatched := make(chan error, 1)
+
+	go func() { dispatched <- dispatcher.Run(dispatchCtx) }()
+
 	group, ctx := errgroup.WithContext(env.ctx)
 	for _, part := range parts {
 		group.Go(func() error { return part(ctx) })
 	}
 
-	return group.Wait()
+	err := group.Wait()
+
+	stopDispatch()
+
+	return errors.Join(err, <-dispatched)
 }
 
 // withContext returns a copy of env that runs under ctx.

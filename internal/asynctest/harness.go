@@ -49,6 +49,9 @@ type Harness struct {
 	// Alice may create meetings and hosts MeetingID; Erin is an operator.
 	Alice, Erin *store.User
 	MeetingID   uuid.UUID
+	// Stop stops every running part and waits for them; it runs at the
+	// end of the test too, and only the first call has an effect.
+	Stop func()
 }
 
 // Start runs the parts that options select and stops them when the test ends.
@@ -121,10 +124,11 @@ func Start(t *testing.T, options Options) *Harness {
 		})
 	}
 
-	t.Cleanup(func() {
+	h.Stop = sync.OnceFunc(func() {
 		cancel()
 		wg.Wait()
 	})
+	t.Cleanup(h.Stop)
 
 	if h.Alice, err = h.DB.UserByID(ctx, store.SeedID("user:alice")); err != nil {
 		t.Fatalf("load alice: %v", err)

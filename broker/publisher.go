@@ -236,7 +236,7 @@ func (c *Confirmation) Wait(ctx context.Context) error {
 }
 
 // takeReturn reports whether the broker returned a message with messageID
-// on ch, and forgets that return.
+// on ch, and removes that return from the count.
 func (p *Publisher) takeReturn(ch *amqp.Channel, messageID string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

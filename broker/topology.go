@@ -217,11 +217,10 @@ func QueueForTaskKind(taskKind string) string {
 }
 
 // OptionalRoute reports whether a message to exchange with routingKey may
-// find no queue. Task events are: they feed the event queues of running
-// gateways, and with no gateway running nobody needs them live, because
-// each one is also a task_events row that subscribers replay. Every other
-// message (task messages, meeting events for the notifications queue)
-// must be routed.
+// find no queue. Task events may, because they feed the event queues of
+// running gateways, and each one is also a task_events row that
+// subscribers replay. Every other message (task messages, meeting events
+// for the notifications queue) must be routed.
 func OptionalRoute(exchange, routingKey string) bool {
 	return exchange == events.Exchange && strings.HasPrefix(routingKey, "task.")
 }

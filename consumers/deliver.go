@@ -54,10 +54,10 @@ func (r *Runner) deliver(delivery amqp.Delivery) {
 	case errors.Is(err, store.ErrTaskNotInState) && task != nil && task.Status == store.TaskRunning:
 		r.deferDuplicate(ctx, logger, delivery, task)
 	case errors.Is(err, store.ErrTaskNotInState):
-		// The compare-and-set on the task row is what makes a redelivered or
-		// duplicated message harmless: acking alone cannot stop a second
-		// copy (from the relay racing the immediate publish, or a delivery
-		// requeued when a connection dropped after the work was done).
+		// The compare-and-set on the task row makes a redelivered or
+		// duplicated message harmless. An ack alone cannot stop a second
+		// copy, which comes from the relay racing the immediate publish or
+		// from a delivery requeued when a connection dropped after the work.
 		logger.Info("duplicate delivery acknowledged without running", slog.String("status", statusOf(task)))
 		r.settle(delivery, delivery.Ack(false))
 	case err != nil:
@@ -108,9 +108,9 @@ func (r *Runner) claim(ctx context.Context, taskID uuid.UUID, attempt int) (*sto
 
 // deferDuplicate handles a message whose task another worker is running
 // under a live lease, which happens when that worker's connection dropped
-// and the broker redelivered. Running it would do the work twice, and
-// dropping it would lose the task if that worker then died; so the message
-// waits in the first retry queue and is checked again.
+// and the broker redelivered. Running it would do the work twice. Dropping
+// it would lose the task if that worker then died. So the message waits in
+// the first retry queue and is checked again.
 func (r *Runner) deferDuplicate(ctx context.Context, logger *slog.Logger, delivery amqp.Delivery, task *store.Task) {
 	delay := time.Second
 	if len(r.config.Topology.RetryDelays) > 0 {

@@ -31,7 +31,7 @@ func TestNoopTaskEventSequence(t *testing.T) {
 
 	h := asynctest.Start(t, asynctest.Options{Handlers: map[string]consumers.Handler{consumers.KindNoop: consumers.Noop}})
 
-	// A queue bound to the events exchange sees what subscribers would.
+	// A queue bound to the events exchange receives the events that gateways would.
 	ch, err := h.Supervisor.Channel()
 	require.NoError(t, err)
 	q, err := ch.QueueDeclare("", false, true, true, false, nil)

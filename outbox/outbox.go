@@ -78,8 +78,8 @@ type Stats struct {
 	Failed    atomic.Int64
 }
 
-// publisher is what Dispatcher and Relay share: the broker publisher, the
-// counters and a rate-limited failure log.
+// publisher is the part of Dispatcher and Relay that publishes: the broker
+// publisher, the counters and a rate-limited failure log.
 type publisher struct {
 	broker *broker.Publisher
 	store  *store.Store

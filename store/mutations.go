@@ -21,7 +21,7 @@ const (
 	roleAttendee = "ATTENDEE"
 )
 
-// NewMeeting is what CreateMeeting stores.
+// NewMeeting is the input of CreateMeeting.
 type NewMeeting struct {
 	Title       string
 	Visibility  string
@@ -105,9 +105,9 @@ const (
 	noLock = ""
 )
 
-// lockMeeting selects the meeting with the row lock lock if user may see
-// it, with the user's role in it; an invisible meeting is NOT_FOUND, so
-// that private meetings do not leak.
+// lockMeeting selects the meeting, with the row lock lock, and the user's
+// role in it. A meeting the user may not see is NOT_FOUND, so that private
+// meetings do not leak.
 func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID, lock string) (*membership, error) {
 	var (
 		m    Meeting
@@ -222,10 +222,10 @@ type EndedMeeting struct {
 	RecordingTask *Task
 }
 
-// EndMeeting moves a LIVE meeting to ENDED, announces meeting.ended and,
-// when the meeting has an UPLOADED recording, queues a RECORDING task for
-// it; only a host may do it. With an idempotency key that already made a
-// task, it returns that task and the meeting as it is.
+// EndMeeting moves a LIVE meeting to ENDED and announces meeting.ended.
+// When the meeting has an UPLOADED recording, it also queues a RECORDING
+// task for it. Only a host may end a meeting. With an idempotency key that
+// already made a task, it returns that task and the meeting as it is.
 func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID, idempotencyKey *string) (*EndedMeeting, error) {
 	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
 		if err != nil {

@@ -32,8 +32,8 @@ type TaskMessage struct {
 // the expected status any more, for example because it was cancelled.
 var ErrTaskNotInState = errors.New("task is not in the expected status")
 
-// TaskRoute is where a task message goes: an exchange and routing key, or
-// the default exchange ("") and a queue name.
+// TaskRoute is the destination of a task message: an exchange and routing
+// key, or the default exchange ("") and a queue name.
 type TaskRoute struct {
 	Exchange   string
 	RoutingKey string

@@ -26,7 +26,7 @@ type DLQCmd struct {
 // DLQQueue is the --queue flag that every dlq subcommand takes.
 type DLQQueue struct {
 	Queue string `name:"queue" required:"" help:"Dead-letter queue: ai.tasks.dlq or recording.tasks.dlq."`
-	Limit int    `name:"limit" default:"1000" help:"Most messages to read."`
+	Limit int    `name:"limit" default:"1000" help:"Maximum number of messages to read."`
 }
 
 func (q DLQQueue) validate() error {

@@ -49,8 +49,8 @@ type Harness struct {
 	// Alice may create meetings and hosts MeetingID; Erin is an operator.
 	Alice, Erin *store.User
 	MeetingID   uuid.UUID
-	// Stop stops every running part and waits for them; it runs at the
-	// end of the test too, and only the first call has an effect.
+	// Stop stops every running part and waits for them. It also runs at
+	// the end of the test, and only the first call has an effect.
 	Stop func()
 }
 

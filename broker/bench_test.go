@@ -2,9 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/internal/asynctest"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 )
 
@@ -19,53 +18,6 @@ import (
 const publishers = 16
 
 var benchBody = []byte(`{"taskId":"6f1c0a52-8d8e-4bb8-9f43-8f0f6d1b8f9e","meetingId":"0b8d6f3c-1a52-4a63-a0fb-7d0c2f5e2b11","kind":"NOOP"}`)
-
-// measure runs publish b.N times from publishers goroutines and reports
-// throughput and latency percentiles.
-func measure(b *testing.B, publish func(i int) error) {
-	b.Helper()
-
-	latencies := make([]time.Duration, b.N)
-
-	var (
-		wg   sync.WaitGroup
-		next = make(chan int, b.N)
-	)
-
-	for i := range b.N {
-		next <- i
-	}
-
-	close(next)
-	b.ResetTimer()
-
-	start := time.Now()
-
-	for range publishers {
-		wg.Go(func() {
-			for i := range next {
-				began := time.Now()
-				if err := publish(i); err != nil {
-					b.Error(err)
-
-					return
-				}
-
-				latencies[i] = time.Since(began)
-			}
-		})
-	}
-
-	wg.Wait()
-
-	elapsed := time.Since(start)
-
-	b.StopTimer()
-	slices.Sort(latencies)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(latencies[b.N*99/100].Microseconds())/1000, "p99_ms")
-}
 
 func purge(b *testing.B, supervisor *broker.Supervisor) {
 	b.Helper()
@@ -96,7 +48,7 @@ func BenchmarkPublish(b *testing.B) {
 
 		ctx := context.Background()
 
-		measure(b, func(i int) error {
+		asynctest.Measure(b, publishers, "msgs/s", func(i int) error {
 			return publisher.Publish(ctx, broker.Message{
 				Exchange: broker.TasksExchange, RoutingKey: broker.QueueAI, MessageID: strconv.Itoa(i), Body: benchBody,
 			})
@@ -115,7 +67,7 @@ func BenchmarkPublish(b *testing.B) {
 
 		ctx := context.Background()
 
-		measure(b, func(i int) error {
+		asynctest.Measure(b, publishers, "msgs/s", func(i int) error {
 			confirmation, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.TasksExchange, broker.QueueAI, true, false,
 				amqp.Publishing{
 					ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: strconv.Itoa(i),

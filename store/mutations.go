@@ -178,30 +178,15 @@ func (s *Store) JoinMeeting(ctx context.Context, actor *User, meetingID uuid.UUI
 // StartMeeting moves a SCHEDULED meeting to LIVE and announces
 // meeting.started; only a host may do it.
 func (s *Store) StartMeeting(ctx context.Context, actor *User, meetingID uuid.UUID) (*Meeting, error) {
-	var messages []OutboxMessage
+	var message OutboxMessage
 
 	meeting, err := inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
-		if err != nil {
-			return nil, err
-		}
+		var (
+			meeting *Meeting
+			err     error
+		)
 
-		if err := RequireHost(meetingID, member.role, member.isCreator); err != nil {
-			return nil, err
-		}
-
-		if err := requireMeetingStatus(member.meeting, "start", MeetingScheduled); err != nil {
-			return nil, err
-		}
-
-		meeting, err := scanMeeting(tx.QueryRow(ctx, `UPDATE meetings m SET status = 'LIVE', started_at = now()
-			WHERE id = $1 RETURNING `+meetingColumns, meetingID))
-		if err != nil {
-			return nil, fmt.Errorf("start meeting %s: %w", meetingID, err)
-		}
-
-		message, err := s.meetingEvent(ctx, tx, meetingID, "started", actor.ID)
-		messages = []OutboxMessage{message}
+		meeting, message, err = s.changeMeetingStatus(ctx, tx, actor, meetingID, startMeeting)
 
 		return meeting, err
 	})
@@ -209,9 +194,51 @@ func (s *Store) StartMeeting(ctx context.Context, actor *User, meetingID uuid.UU
 		return nil, err
 	}
 
-	s.afterCommit(messages)
+	s.afterCommit([]OutboxMessage{message})
 
 	return meeting, nil
+}
+
+// meetingChange is a status change of a meeting that only a host may make.
+type meetingChange struct {
+	action, from, to string
+	// timestampColumn is set to now(); eventType names the meeting event.
+	timestampColumn, eventType string
+}
+
+var (
+	startMeeting = meetingChange{action: "start", from: MeetingScheduled, to: MeetingLive, timestampColumn: "started_at", eventType: "started"}
+	endMeeting   = meetingChange{action: "end", from: MeetingLive, to: MeetingEnded, timestampColumn: "ended_at", eventType: "ended"}
+)
+
+// changeMeetingStatus applies change in tx after checking that actor hosts
+// the meeting and that it is in change.from, and writes the meeting event
+// to the outbox.
+func (s *Store) changeMeetingStatus(ctx context.Context, tx pgx.Tx, actor *User, meetingID uuid.UUID,
+	change meetingChange,
+) (*Meeting, OutboxMessage, error) {
+	member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
+	if err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	if err := RequireHost(meetingID, member.role, member.isCreator); err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	if err := requireMeetingStatus(member.meeting, change.action, change.from); err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	meeting, err := scanMeeting(tx.QueryRow(ctx, `UPDATE meetings m SET status = $2, `+change.timestampColumn+` = now()
+		WHERE id = $1 RETURNING `+meetingColumns, meetingID, change.to))
+	if err != nil {
+		return nil, OutboxMessage{}, fmt.Errorf("%s meeting %s: %w", change.action, meetingID, err)
+	}
+
+	message, err := s.meetingEvent(ctx, tx, meetingID, change.eventType, actor.ID)
+
+	return meeting, message, err
 }
 
 // EndedMeeting is the result of EndMeeting.
@@ -243,26 +270,7 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	var messages []OutboxMessage
 
 	result, err := inTx(ctx, s, func(tx pgx.Tx) (*EndedMeeting, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
-		if err != nil {
-			return nil, err
-		}
-
-		if err := RequireHost(meetingID, member.role, member.isCreator); err != nil {
-			return nil, err
-		}
-
-		if err := requireMeetingStatus(member.meeting, "end", MeetingLive); err != nil {
-			return nil, err
-		}
-
-		meeting, err := scanMeeting(tx.QueryRow(ctx, `UPDATE meetings m SET status = 'ENDED', ended_at = now()
-			WHERE id = $1 RETURNING `+meetingColumns, meetingID))
-		if err != nil {
-			return nil, fmt.Errorf("end meeting %s: %w", meetingID, err)
-		}
-
-		message, err := s.meetingEvent(ctx, tx, meetingID, "ended", actor.ID)
+		meeting, message, err := s.changeMeetingStatus(ctx, tx, actor, meetingID, endMeeting)
 		if err != nil {
 			return nil, err
 		}

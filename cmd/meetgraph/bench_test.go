@@ -2,12 +2,11 @@ package main
 
 import (
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/meetgraph/meetgraph/internal/asynctest"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 	"github.com/meetgraph/meetgraph/store"
 )
@@ -42,41 +41,9 @@ func benchmarkRequestAnalysis(b *testing.B, role string) {
 		Transport: &http.Transport{MaxIdleConnsPerHost: benchmarkClients},
 	}
 
-	latencies := make([]time.Duration, b.N)
-	next := make(chan int, b.N)
+	asynctest.Measure(b, benchmarkClients, "mutations/s", func(int) error {
+		_, err := postMutation(client, s.baseURL+"/query", token, map[string]any{"meeting": meeting})
 
-	for i := range b.N {
-		next <- i
-	}
-
-	close(next)
-	b.ResetTimer()
-
-	start := time.Now()
-
-	var wg sync.WaitGroup
-	for range benchmarkClients {
-		wg.Go(func() {
-			for i := range next {
-				began := time.Now()
-				if _, err := postMutation(client, s.baseURL+"/query", token, map[string]any{"meeting": meeting}); err != nil {
-					b.Error(err)
-
-					return
-				}
-
-				latencies[i] = time.Since(began)
-			}
-		})
-	}
-
-	wg.Wait()
-
-	elapsed := time.Since(start)
-
-	b.StopTimer()
-	slices.Sort(latencies)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "mutations/s")
-	b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(latencies[b.N*99/100].Microseconds())/1000, "p99_ms")
+		return err
+	})
 }

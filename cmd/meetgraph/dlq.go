@@ -46,28 +46,43 @@ func (q DLQQueue) validate() error {
 	return nil
 }
 
+// open checks the flags and opens a channel to the broker; the returned
+// function closes the channel and the connection.
+func (q DLQQueue) open(env *environment) (*amqp.Channel, func(), error) {
+	if err := q.validate(); err != nil {
+		return nil, nil, err
+	}
+
+	supervisor, err := env.openBroker("dlq")
+	if err != nil {
+		return nil, nil, err
+	}
+
+	ch, err := supervisor.Channel()
+	if err != nil {
+		_ = supervisor.Close()
+
+		return nil, nil, err
+	}
+
+	return ch, func() {
+		_ = ch.Close()
+		_ = supervisor.Close()
+	}, nil
+}
+
 // DLQListCmd prints dead letters.
 type DLQListCmd struct {
 	DLQQueue `embed:""`
 }
 
 func (c *DLQListCmd) Run(env *environment) error {
-	if err := c.validate(); err != nil {
-		return err
-	}
-
-	supervisor, err := env.openBroker("dlq")
-	if err != nil {
-		return err
-	}
-	defer supervisor.Close()
-
-	ch, err := supervisor.Channel()
+	ch, closeChannel, err := c.open(env)
 	if err != nil {
 		return err
 	}
 	// Closing the channel returns every message read without an ack to the queue.
-	defer ch.Close()
+	defer closeChannel()
 
 	messages, err := getAll(ch, c.Queue, c.Limit)
 	if err != nil {
@@ -244,21 +259,11 @@ type DLQPurgeCmd struct {
 }
 
 func (c *DLQPurgeCmd) Run(env *environment) error {
-	if err := c.validate(); err != nil {
-		return err
-	}
-
-	supervisor, err := env.openBroker("dlq")
+	ch, closeChannel, err := c.open(env)
 	if err != nil {
 		return err
 	}
-	defer supervisor.Close()
-
-	ch, err := supervisor.Channel()
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
+	defer closeChannel()
 
 	purged, err := ch.QueuePurge(c.Queue, false)
 	if err != nil {

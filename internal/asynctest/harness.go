@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +219,48 @@ func (h *Harness) WaitDepth(t *testing.T, queue string, depth int) {
 
 		return nil
 	})
+}
+
+// Measure runs call b.N times from workers goroutines, with i from 0 to
+// b.N-1, and reports the throughput as unit and the p50 and p99 latency.
+func Measure(b *testing.B, workers int, unit string, call func(i int) error) {
+	b.Helper()
+
+	latencies := make([]time.Duration, b.N)
+	next := make(chan int, b.N)
+
+	for i := range b.N {
+		next <- i
+	}
+
+	close(next)
+	b.ResetTimer()
+
+	start := time.Now()
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				began := time.Now()
+				if err := call(i); err != nil {
+					b.Error(err)
+
+					return
+				}
+
+				latencies[i] = time.Since(began)
+			}
+		})
+	}
+
+	wg.Wait()
+
+	elapsed := time.Since(start)
+
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
+	b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(latencies[b.N*99/100].Microseconds())/1000, "p99_ms")
 }

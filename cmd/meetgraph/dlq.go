@@ -8,6 +8,7 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/meetgraph/meetgraph/broker"
@@ -193,6 +194,9 @@ func (c *DLQReplayCmd) Run(env *environment) error {
 	defer ch.Close()
 
 	replayed, dropped := 0, 0
+	// A task retried before and dead-lettered again has several messages
+	// here; it is queued once, and its later messages are stale.
+	seen := make(map[uuid.UUID]bool)
 
 	for range c.Limit {
 		message, ok, err := ch.Get(c.Queue, false)
@@ -204,7 +208,7 @@ func (c *DLQReplayCmd) Run(env *environment) error {
 			break
 		}
 
-		done, err := replayOne(env.ctx, env.logger, db, c.Queue, message)
+		done, err := replayOne(env.ctx, env.logger, db, c.Queue, message, seen)
 		if err != nil {
 			_ = message.Nack(false, true)
 
@@ -230,13 +234,23 @@ func (c *DLQReplayCmd) Run(env *environment) error {
 // replayOne queues the task of message again. It returns false, with no
 // error, for a message that should just be removed: unreadable, of a
 // deleted task, or of a task that is running or done again.
-func replayOne(ctx context.Context, logger *slog.Logger, db *store.Store, queue string, message amqp.Delivery) (bool, error) {
+func replayOne(ctx context.Context, logger *slog.Logger, db *store.Store, queue string, message amqp.Delivery,
+	seen map[uuid.UUID]bool,
+) (bool, error) {
 	task, err := consumers.DecodeTask(message.Body)
 	if err != nil {
 		logger.Warn("removing unreadable dead letter", slog.String("message_id", message.MessageId), slog.Any("error", err))
 
 		return false, nil
 	}
+
+	if seen[task.TaskID] {
+		logger.Info("removing second dead letter of a replayed task", slog.String("task_id", task.TaskID.String()))
+
+		return false, nil
+	}
+
+	seen[task.TaskID] = true
 
 	_, err = db.ReplayTask(ctx, task.TaskID, "replayed from "+queue)
 

@@ -266,3 +266,56 @@ func TestShutdownRequeuesInterruptedTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, count)
 }
+
+func TestRedeliveryTakesOverOnlyExpiredLease(t *testing.T) {
+	t.Parallel()
+
+	var calls atomic.Int32
+
+	// Without a dispatcher or relay the runner sees only the copies this
+	// test publishes.
+	h := asynctest.Start(t, asynctest.Options{NoDispatcher: true, NoRelay: true,
+		Handlers: map[string]consumers.Handler{consumers.KindNoop: func(ctx context.Context, job consumers.Job) error {
+			calls.Add(1)
+
+			return nil
+		}}})
+
+	claim := func(lease time.Duration) *store.Task {
+		task := h.Request(t, consumers.KindNoop)
+		_, err := h.DB.TransitionTask(context.Background(), task.ID, store.TaskTransition{
+			From: []string{store.TaskQueued}, Change: store.TaskChange{Status: store.TaskRunning},
+			CountAttempt: true, Lease: lease,
+		})
+		require.NoError(t, err)
+
+		return task
+	}
+
+	redeliver := func(task *store.Task) {
+		require.NoError(t, h.Publisher.Publish(context.Background(), broker.Message{
+			Exchange: broker.TasksExchange, RoutingKey: broker.QueueAI, MessageID: task.ID.String(),
+			Body: []byte(`{"taskId":"` + task.ID.String() + `","meetingId":"` + task.MeetingID.String() + `","kind":"NOOP"}`),
+		}))
+	}
+
+	// A worker that claimed this task died: its lease has run out.
+	orphan := claim(time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+	redeliver(orphan)
+
+	done := h.WaitStatus(t, orphan.ID, store.TaskSucceeded)
+	require.Equal(t, 2, done.Attempts)
+	require.Equal(t, int32(1), calls.Load())
+
+	// A worker holding a live lease is still at it: the copy must wait.
+	busy := claim(time.Minute)
+	redeliver(busy)
+	time.Sleep(time.Second)
+
+	still, err := h.DB.TaskByID(context.Background(), busy.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.TaskRunning, still.Status)
+	require.Equal(t, 1, still.Attempts)
+	require.Equal(t, int32(1), calls.Load(), "a task under a live lease must not run twice")
+}

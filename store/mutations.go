@@ -472,13 +472,27 @@ func (s *Store) RetryTask(ctx context.Context, actor *User, taskID uuid.UUID) (*
 
 // ReplayTask queues a FAILED, DEAD_LETTERED or CANCELLED task again, as
 // RetryTask does, without a permission check (for `meetgraph dlq replay`).
+//
+// A RUNNING task whose lease expired is replayed too: the broker
+// dead-letters a message past the delivery limit when workers crash on it,
+// and such a task stays RUNNING with no worker.
 func (s *Store) ReplayTask(ctx context.Context, taskID uuid.UUID, reason string) (*Task, error) {
-	return s.TransitionTask(ctx, taskID, TaskTransition{
+	transition := TaskTransition{
 		From:          []string{TaskFailed, TaskDeadLettered, TaskCancelled},
 		Change:        TaskChange{Status: TaskQueued, Stage: "retry", Message: reason},
 		ResetAttempts: true,
 		Route:         func(task *Task) TaskRoute { return WorkRoute(task, 1) },
-	})
+	}
+
+	task, err := s.TransitionTask(ctx, taskID, transition)
+	if !errors.Is(err, ErrTaskNotInState) || task.Status != TaskRunning {
+		return task, err
+	}
+
+	transition.From = []string{TaskRunning}
+	transition.RequireExpiredLease = true
+
+	return s.TransitionTask(ctx, taskID, transition)
 }
 
 func (s *Store) isHost(ctx context.Context, meetingID, userID uuid.UUID) (bool, error) {

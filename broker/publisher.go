@@ -153,6 +153,28 @@ func (p *Publisher) openChannel() (*amqp.Channel, chan struct{}, error) {
 	return ch, unblocked, nil
 }
 
+// reconnectPoll is how often a publish that waits for a connection checks
+// for one.
+const reconnectPoll = 50 * time.Millisecond
+
+// waitChannel returns the confirm-mode channel, waiting until deadline
+// while the supervisor reconnects, so that a short outage delays publishes
+// instead of failing them.
+func (p *Publisher) waitChannel(ctx context.Context, deadline time.Time) (*amqp.Channel, chan struct{}, error) {
+	for {
+		ch, unblocked, err := p.openChannel()
+		if err == nil || !errors.Is(err, ErrNotConnected) || time.Now().Add(reconnectPoll).After(deadline) {
+			return ch, unblocked, err
+		}
+
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(reconnectPoll):
+		}
+	}
+}
+
 // Publish sends message and waits, at most the publisher's timeout, until
 // the broker confirms it. A returned (unroutable) or nacked message is an
 // error, as is a connection that stays blocked.
@@ -179,9 +201,9 @@ type Confirmation struct {
 func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, error) {
 	deadline := time.Now().Add(p.timeout)
 
-	ch, unblocked, err := p.openChannel()
+	ch, unblocked, err := p.waitChannel(ctx, deadline)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("publish message %s: %w", message.MessageID, err)
 	}
 
 	select {

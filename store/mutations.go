@@ -80,12 +80,17 @@ func (s *Store) meetingEvent(ctx context.Context, tx pgx.Tx, meetingID uuid.UUID
 		return OutboxMessage{}, fmt.Errorf("encode %s event of meeting %s: %w", eventType, meetingID, err)
 	}
 
-	return s.insertOutbox(ctx, tx, OutboxMessage{
+	inserted, err := s.insertOutbox(ctx, tx, OutboxMessage{
 		Exchange:   events.Exchange,
 		RoutingKey: "meeting." + eventType,
 		MessageID:  meetingID.String() + "/" + eventType,
 		Body:       body,
 	})
+	if err != nil {
+		return OutboxMessage{}, err
+	}
+
+	return inserted[0], nil
 }
 
 // membership is a user's relation to a locked meeting.
@@ -392,14 +397,14 @@ func (s *Store) createTask(ctx context.Context, tx pgx.Tx, input newTask) (*Task
 		return nil, nil, err
 	}
 
-	message, err = s.insertOutbox(ctx, tx, message)
+	messages, err := s.insertOutbox(ctx, tx, event, message)
 	if err != nil {
 		return nil, nil, err
 	}
 
 	task.LastSeq = 1
 
-	return task, []OutboxMessage{event, message}, nil
+	return task, messages, nil
 }
 
 // taskByIdempotencyKey returns the task that user created with key, or

@@ -59,22 +59,56 @@ func (s *Store) afterCommit(messages []OutboxMessage) {
 	}
 }
 
-// insertOutbox stores message in tx, due for the relay after the store's
-// grace period, and returns it with its id.
-func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, message OutboxMessage) (OutboxMessage, error) {
-	headers, err := json.Marshal(message.Headers)
-	if err != nil {
-		return OutboxMessage{}, fmt.Errorf("encode headers of message %s: %w", message.MessageID, err)
+// insertOutbox stores messages in tx with one statement, due for the
+// relay after the store's grace period, and returns them with their ids.
+// Message ids must be unique within one call.
+func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, messages ...OutboxMessage) ([]OutboxMessage, error) {
+	var (
+		exchanges, routingKeys, messageIDs, headers = make([]string, len(messages)), make([]string, len(messages)),
+			make([]string, len(messages)), make([]string, len(messages))
+		bodies = make([][]byte, len(messages))
+	)
+
+	for i, message := range messages {
+		encoded, err := json.Marshal(message.Headers)
+		if err != nil {
+			return nil, fmt.Errorf("encode headers of message %s: %w", message.MessageID, err)
+		}
+
+		exchanges[i], routingKeys[i], messageIDs[i], headers[i], bodies[i] =
+			message.Exchange, message.RoutingKey, message.MessageID, string(encoded), message.Body
 	}
 
-	err = tx.QueryRow(ctx, `INSERT INTO outbox (exchange, routing_key, message_id, headers, body, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING id`,
-		message.Exchange, message.RoutingKey, message.MessageID, headers, message.Body, s.grace()).Scan(&message.ID)
+	rows, err := tx.Query(ctx, `INSERT INTO outbox (exchange, routing_key, message_id, headers, body, next_attempt_at)
+		SELECT e, r, m, h::jsonb, b, now() + $6::interval
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u (e, r, m, h, b)
+		RETURNING message_id, id`,
+		exchanges, routingKeys, messageIDs, headers, bodies, s.grace())
 	if err != nil {
-		return OutboxMessage{}, fmt.Errorf("insert outbox message %s: %w", message.MessageID, err)
+		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
 	}
 
-	return message, nil
+	ids := make(map[string]int64, len(messages))
+
+	var (
+		messageID string
+		id        int64
+	)
+
+	_, err = pgx.ForEachRow(rows, []any{&messageID, &id}, func() error {
+		ids[messageID] = id
+
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
+	}
+
+	for i := range messages {
+		messages[i].ID = ids[messages[i].MessageID]
+	}
+
+	return messages, nil
 }
 
 // MarkOutboxPublished records that the broker confirmed the messages with ids.

@@ -86,8 +86,8 @@ func TaskEventRoutingKey(kind, status string) string {
 	return "task." + strings.ToLower(kind) + "." + strings.ToLower(status)
 }
 
-// recordTaskChange applies change with RecordTaskEvent and writes the event
-// to the outbox, both in tx, and returns the outbox message.
+// recordTaskChange applies change with RecordTaskEvent in tx and returns
+// the event's message, which the caller writes to the outbox.
 func (s *Store) recordTaskChange(ctx context.Context, tx pgx.Tx, task *Task, change TaskChange) (OutboxMessage, error) {
 	event, err := RecordTaskEvent(ctx, tx, task.ID, change)
 	if err != nil {
@@ -102,12 +102,12 @@ func (s *Store) recordTaskChange(ctx context.Context, tx pgx.Tx, task *Task, cha
 		return OutboxMessage{}, fmt.Errorf("encode event %d of task %s: %w", event.Seq, task.ID, err)
 	}
 
-	return s.insertOutbox(ctx, tx, OutboxMessage{
+	return OutboxMessage{
 		Exchange:   events.Exchange,
 		RoutingKey: TaskEventRoutingKey(task.Kind, event.Status),
 		MessageID:  fmt.Sprintf("%s/%d", task.ID, event.Seq),
 		Body:       body,
-	})
+	}, nil
 }
 
 // lockTask selects the task with id FOR UPDATE in tx.
@@ -188,19 +188,14 @@ func (s *Store) TransitionTask(ctx context.Context, taskID uuid.UUID, transition
 }
 
 func (s *Store) applyTransition(ctx context.Context, tx pgx.Tx, task *Task, transition TaskTransition) ([]OutboxMessage, error) {
-	if transition.CountAttempt || transition.ResetAttempts {
-		_, err := tx.Exec(ctx, `UPDATE tasks SET attempts = CASE WHEN $2 THEN 0 ELSE attempts + 1 END WHERE id = $1`,
-			task.ID, transition.ResetAttempts)
+	if transition.CountAttempt || transition.ResetAttempts || transition.Lease != 0 {
+		_, err := tx.Exec(ctx, `UPDATE tasks SET
+				attempts = CASE WHEN $2 THEN 0 WHEN $3 THEN attempts + 1 ELSE attempts END,
+				lease_expires_at = CASE WHEN $4::interval > interval '0' THEN now() + $4::interval ELSE lease_expires_at END
+			WHERE id = $1`,
+			task.ID, transition.ResetAttempts, transition.CountAttempt, transition.Lease)
 		if err != nil {
-			return nil, fmt.Errorf("count attempt of task %s: %w", task.ID, err)
-		}
-	}
-
-	if transition.Lease != 0 {
-		_, err := tx.Exec(ctx, `UPDATE tasks SET lease_expires_at = now() + $2::interval WHERE id = $1`,
-			task.ID, transition.Lease)
-		if err != nil {
-			return nil, fmt.Errorf("set lease of task %s: %w", task.ID, err)
+			return nil, fmt.Errorf("count attempt and set lease of task %s: %w", task.ID, err)
 		}
 	}
 
@@ -217,12 +212,12 @@ func (s *Store) applyTransition(ctx context.Context, tx pgx.Tx, task *Task, tran
 			return nil, err
 		}
 
-		message, err = s.insertOutbox(ctx, tx, message)
-		if err != nil {
-			return nil, err
-		}
-
 		messages = append(messages, message)
+	}
+
+	messages, err = s.insertOutbox(ctx, tx, messages...)
+	if err != nil {
+		return nil, err
 	}
 
 	if transition.NotifyCancel {

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -16,7 +17,13 @@ import (
 // fails, the message stays in the table for the relay.
 type Dispatcher struct {
 	publisher
-	queue chan store.OutboxMessage
+	queue chan queued
+}
+
+// queued is a committed message and when it was handed over.
+type queued struct {
+	message store.OutboxMessage
+	at      time.Time
 }
 
 // NewDispatcher returns a dispatcher; hand its Notify to
@@ -24,14 +31,14 @@ type Dispatcher struct {
 func NewDispatcher(db *store.Store, pub *broker.Publisher, config Config, logger *slog.Logger) *Dispatcher {
 	p := newPublisher(db, pub, config, logger.With(slog.String("component", "outbox_dispatcher")))
 
-	return &Dispatcher{publisher: p, queue: make(chan store.OutboxMessage, 16*p.config.BatchSize)}
+	return &Dispatcher{publisher: p, queue: make(chan queued, 16*p.config.BatchSize)}
 }
 
 // Notify queues committed messages for publishing without blocking.
 func (d *Dispatcher) Notify(messages []store.OutboxMessage) {
 	for _, message := range messages {
 		select {
-		case d.queue <- message:
+		case d.queue <- queued{message: message, at: time.Now()}:
 		default:
 			// The relay publishes it once its grace period has passed.
 		}
@@ -70,22 +77,36 @@ func (d *Dispatcher) work(ctx context.Context) {
 			d.flush(batch)
 
 			return
-		case message := <-d.queue:
-			batch = append(batch[:0], message)
+		case item := <-d.queue:
+			batch = d.appendFresh(batch[:0], item)
 		}
 
 	fill:
 		for len(batch) < d.config.BatchSize {
 			select {
-			case message := <-d.queue:
-				batch = append(batch, message)
+			case item := <-d.queue:
+				batch = d.appendFresh(batch, item)
 			default:
 				break fill
 			}
 		}
 
+		if len(batch) == 0 {
+			continue
+		}
+
 		d.PublishBatch(ctx, batch)
 	}
+}
+
+// appendFresh appends item's message unless it waited longer than
+// MaxQueueAge, after which the relay may already be publishing it.
+func (d *Dispatcher) appendFresh(batch []store.OutboxMessage, item queued) []store.OutboxMessage {
+	if d.config.MaxQueueAge > 0 && time.Since(item.at) > d.config.MaxQueueAge {
+		return batch
+	}
+
+	return append(batch, item.message)
 }
 
 // flush publishes what is still queued at shutdown, bounded by the
@@ -95,8 +116,8 @@ func (d *Dispatcher) flush(batch []store.OutboxMessage) {
 
 	for {
 		select {
-		case message := <-d.queue:
-			batch = append(batch, message)
+		case item := <-d.queue:
+			batch = d.appendFresh(batch, item)
 		default:
 			if len(batch) > 0 {
 				d.PublishBatch(context.Background(), batch)

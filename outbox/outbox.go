@@ -29,6 +29,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// Workers is how many goroutines the dispatcher publishes with; 0 means 4.
 	Workers int
+	// MaxQueueAge is how long a message may wait in the dispatcher's queue
+	// before the dispatcher leaves it to the relay; 0 means no limit. Set it
+	// to the store's outbox grace minus the publish timeout, so that the
+	// dispatcher finishes each publish before the relay may claim the row.
+	MaxQueueAge time.Duration
 }
 
 func (c Config) withDefaults() Config {

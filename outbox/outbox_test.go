@@ -138,3 +138,27 @@ func TestBrokerDownMutationsCommit(t *testing.T) {
 	time.Sleep(time.Second)
 	require.Equal(t, tasks, h.QueueDepth(t, "ai.tasks"), "each message published exactly once")
 }
+
+func TestDispatcherLeavesStaleMessagesToRelay(t *testing.T) {
+	t.Parallel()
+
+	h := asynctest.Start(t, asynctest.Options{NoRunner: true, NoDispatcher: true, NoRelay: true})
+	h.DB.SetOutboxNotifier(h.Dispatcher.Notify)
+	h.Request(t, "NOOP")
+
+	// The messages wait in the dispatcher's queue past its one-second
+	// maximum age, so the relay may be publishing them by now.
+	time.Sleep(1200 * time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+
+	go func() { done <- h.Dispatcher.Run(ctx) }()
+
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	require.Equal(t, 2, unpublished(t, h))
+	require.Equal(t, 0, h.QueueDepth(t, "ai.tasks"))
+}

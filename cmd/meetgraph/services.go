@@ -98,7 +98,10 @@ func (env *environment) openMessaging(svc *services) error {
 }
 
 func (env *environment) outboxConfig() outbox.Config {
-	return outbox.Config{PollInterval: env.globals.OutboxPollInterval}
+	return outbox.Config{
+		PollInterval: env.globals.OutboxPollInterval,
+		MaxQueueAge:  env.globals.OutboxGrace - env.globals.PublishTimeout,
+	}
 }
 
 // close releases the connections, broker first so that no delivery arrives

@@ -92,7 +92,10 @@ func Start(t *testing.T, options Options) *Harness {
 		t.Fatalf("create publisher: %v", err)
 	}
 
-	config := outbox.Config{PollInterval: time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+	config := outbox.Config{
+		PollInterval: time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond,
+		MaxQueueAge: time.Second,
+	}
 	h.Dispatcher = outbox.NewDispatcher(h.DB, h.Publisher, config, logger)
 	h.Relay = outbox.NewRelay(h.DB, h.Publisher, config, logger)
 	h.DB.SetOutboxGrace(3 * time.Second)

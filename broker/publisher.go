@@ -91,6 +91,9 @@ func closedChannel() chan struct{} {
 }
 
 // watchBlocked follows connection.blocked and connection.unblocked on conn.
+//
+// NOTE: no test covers this path, because a resource alarm blocks every
+// client of the broker, and the test broker is shared.
 func (p *Publisher) watchBlocked(conn *amqp.Connection) error {
 	p.blockMu.Lock()
 	p.unblocked = closedChannel()

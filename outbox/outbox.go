@@ -78,6 +78,8 @@ func (c Config) retryDelay(attempts int) time.Duration {
 }
 
 // Stats counts publish outcomes since start.
+//
+// NOTE: no /metrics endpoint exports these counters yet; tests read them.
 type Stats struct {
 	Published atomic.Int64
 	Failed    atomic.Int64

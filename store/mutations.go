@@ -264,6 +264,10 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 			return nil, err
 		}
 
+		if err := sameRequest(existing, meetingID, TaskKindRecording); err != nil {
+			return nil, err
+		}
+
 		meeting, err := s.MeetingByID(ctx, existing.MeetingID)
 		if err != nil {
 			return nil, err
@@ -304,6 +308,12 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 
 		return result, err
 	})
+	if errors.Is(err, errDuplicateKey) {
+		// A concurrent request with the same key committed first; this one
+		// now returns what that one made.
+		return s.EndMeeting(ctx, actor, meetingID, idempotencyKey)
+	}
+
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +333,11 @@ const (
 // returns that task.
 func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
 	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
-		return existing, err
+		if err != nil {
+			return nil, err
+		}
+
+		return existing, sameRequest(existing, meetingID, kind)
 	}
 
 	var messages []OutboxMessage
@@ -346,8 +360,9 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 		return task, err
 	})
 	if errors.Is(err, errDuplicateKey) {
-		// A concurrent request with the same key committed first.
-		return s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey)
+		// A concurrent request with the same key committed first; this one
+		// now returns what that one made.
+		return s.RequestAnalysis(ctx, actor, meetingID, kind, idempotencyKey)
 	}
 
 	if err != nil {
@@ -357,6 +372,18 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 	s.afterCommit(messages)
 
 	return task, nil
+}
+
+// sameRequest rejects an idempotency key that the user already used for a
+// task of another meeting or kind, which is a client bug rather than a retry.
+func sameRequest(existing *Task, meetingID uuid.UUID, kind string) error {
+	if existing.MeetingID != meetingID || existing.Kind != kind {
+		return apperr.New(apperr.BadUserInput,
+			"idempotency key already used for a %s task of meeting %s: use a new key for a different request",
+			existing.Kind, existing.MeetingID)
+	}
+
+	return nil
 }
 
 // errDuplicateKey means another transaction created a task with the same

@@ -101,6 +101,9 @@ func TestMeetingMutationsFollowStateMachine(t *testing.T) {
 	again := graphQLData(t, s, bob, requestNoop, variables)
 	taskID := field(first, "requestAnalysis", "id").(string)
 	require.Equal(t, taskID, field(again, "requestAnalysis", "id"), "the same idempotency key returns the same task")
+	require.Equal(t, "BAD_USER_INPUT", graphQLCode(t, s, bob,
+		`mutation ($meeting: ID!, $key: String) { requestAnalysis(meetingId: $meeting, kind: SUMMARY, idempotencyKey: $key) { id } }`,
+		variables), "the same key for another request is a client error")
 	waitTaskStatus(t, s, bob, taskID, "SUCCEEDED")
 	require.Equal(t, "BAD_USER_INPUT", graphQLCode(t, s, bob, `mutation ($id: ID!) { cancelTask(id: $id) { id } }`,
 		map[string]any{"id": taskID}), "a finished task cannot be cancelled")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -193,7 +194,7 @@ func TestThousandMutationsSurviveBrokerDisconnects(t *testing.T) {
 	s := startSystem(t, databaseURL)
 	s.command(t, "seed")
 	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
-	amqpURL := s.settings[3]
+	amqpURL := s.settings[3] // the value of --amqp-url
 
 	const mutations, clients = 1000, 16
 
@@ -267,4 +268,39 @@ func TestThousandMutationsSurviveBrokerDisconnects(t *testing.T) {
 		OR (SELECT string_agg(status, ',' ORDER BY seq) FROM task_events e WHERE e.task_id = t.id)
 		   <> 'QUEUED,RUNNING,RUNNING,SUCCEEDED'`).Scan(&wrongEvents))
 	require.Zero(t, wrongEvents)
+}
+
+func TestReadyzFollowsBroker(t *testing.T) {
+	t.Parallel()
+
+	var proxy *testenv.Proxy
+
+	s := startRole(t, testenv.DatabaseURL(t), "all", func(settings []string) {
+		// settings[3] is the value of --amqp-url.
+		parsed, err := url.Parse(settings[3])
+		require.NoError(t, err)
+
+		proxy = testenv.NewProxy(t, parsed.Host)
+		parsed.Host = proxy.Addr
+		settings[3] = parsed.String()
+	})
+
+	proxy.Cut()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		status, body := get(t, s.baseURL+"/readyz")
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, `"rabbitmq"`) {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		return nil
+	})
+
+	proxy.Restore()
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if status, body := get(t, s.baseURL+"/readyz"); status != http.StatusOK {
+			return fmt.Errorf("readyz answered %d: %s", status, body)
+		}
+
+		return nil
+	})
 }

@@ -55,8 +55,8 @@ func startSystem(t testing.TB, databaseURL string) *system {
 }
 
 // startRole runs the meetgraph subcommand role (all or serve) and waits
-// until /readyz answers 200.
-func startRole(t testing.TB, databaseURL, role string) *system {
+// until /readyz answers 200. Each option may change the settings first.
+func startRole(t testing.TB, databaseURL, role string, options ...func(settings []string)) *system {
 	t.Helper()
 
 	addr := testenv.FreeAddr(t)
@@ -65,6 +65,10 @@ func startRole(t testing.TB, databaseURL, role string) *system {
 		settings:    settingArgs(t, databaseURL),
 		done:        make(chan error, 1),
 		databaseURL: databaseURL,
+	}
+
+	for _, option := range options {
+		option(s.settings)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -198,7 +198,15 @@ func (c *DLQReplayCmd) Run(env *environment) error {
 	// here; it is queued once, and its later messages are stale.
 	seen := make(map[uuid.UUID]bool)
 
-	for range c.Limit {
+	// Only the messages present now are read. A replayed task that fails
+	// again adds a message while this loop runs, and reading that one too
+	// would remove the task's current dead letter as stale.
+	queue, err := ch.QueueDeclarePassive(c.Queue, true, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", c.Queue, err)
+	}
+
+	for range min(c.Limit, queue.Messages) {
 		message, ok, err := ch.Get(c.Queue, false)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", c.Queue, err)

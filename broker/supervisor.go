@@ -228,7 +228,7 @@ func (s *Supervisor) reconnect() *amqp.Connection {
 			continue
 		}
 
-		s.logger.Info("broker reconnected", slog.Int("attempt", attempt))
+		s.logger.Info("broker reconnected", slog.Int("attempt", attempt), slog.Duration("waited", delay))
 
 		return conn
 	}

@@ -1,4 +1,4 @@
-package events
+package events_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 )
 
@@ -27,13 +28,13 @@ func publish(t *testing.T, amqpURL, routingKey string, body any) {
 	data, err := json.Marshal(body)
 	require.NoError(t, err)
 
-	err = channel.PublishWithContext(context.Background(), Exchange, routingKey, false, false,
+	err = channel.PublishWithContext(context.Background(), events.Exchange, routingKey, false, false,
 		amqp.Publishing{ContentType: "application/json", Body: data})
 	require.NoError(t, err)
 }
 
 // receive waits for the next message of s.
-func receive(t *testing.T, s *Subscription) Message {
+func receive(t *testing.T, s *events.Subscription) events.Message {
 	t.Helper()
 
 	deadline := time.After(10 * time.Second)
@@ -58,7 +59,7 @@ func receive(t *testing.T, s *Subscription) Message {
 
 // startListener runs a listener with instance name instance on a new vhost
 // and returns the vhost's URL, the listener's hub and the listener.
-func startListener(t *testing.T, instance string) (string, *Hub, *Listener) {
+func startListener(t *testing.T, instance string) (string, *events.Hub, *events.Listener) {
 	t.Helper()
 
 	amqpURL := testenv.VHost(t)
@@ -68,8 +69,8 @@ func startListener(t *testing.T, instance string) (string, *Hub, *Listener) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = supervisor.Close() })
 
-	hub := NewHub(0)
-	listener, err := Listen(supervisor, hub, ListenerConfig{Instance: instance}, logger)
+	hub := events.NewHub(0)
+	listener, err := events.Listen(supervisor, hub, events.ListenerConfig{Instance: instance}, logger)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, listener.Close()) })
 
@@ -86,8 +87,8 @@ func TestListenerRebindsAfterReconnect(t *testing.T) {
 	tasks := hub.SubscribeTask(taskID)
 	meetings := hub.SubscribeMeetingEvents(meetingID)
 
-	publish(t, amqpURL, "task.noop.queued", TaskEvent{TaskID: taskID, MeetingID: meetingID, Seq: 1, Status: "QUEUED"})
-	publish(t, amqpURL, "meeting.started", MeetingEvent{MeetingID: meetingID, Type: "started"})
+	publish(t, amqpURL, "task.noop.queued", events.TaskEvent{TaskID: taskID, MeetingID: meetingID, Seq: 1, Status: "QUEUED"})
+	publish(t, amqpURL, "meeting.started", events.MeetingEvent{MeetingID: meetingID, Type: "started"})
 
 	require.Equal(t, int64(1), receive(t, tasks).Task.Seq)
 	require.Equal(t, "started", receive(t, meetings).Meeting.Type)
@@ -100,7 +101,7 @@ func TestListenerRebindsAfterReconnect(t *testing.T) {
 	require.True(t, receive(t, tasks).Resync)
 	require.True(t, receive(t, meetings).Resync)
 
-	publish(t, amqpURL, "task.noop.running", TaskEvent{TaskID: taskID, MeetingID: meetingID, Seq: 2, Status: "RUNNING"})
+	publish(t, amqpURL, "task.noop.running", events.TaskEvent{TaskID: taskID, MeetingID: meetingID, Seq: 2, Status: "RUNNING"})
 	require.Equal(t, int64(2), receive(t, tasks).Task.Seq)
 }
 
@@ -113,7 +114,7 @@ func TestListenerSkipsUndecodableEvents(t *testing.T) {
 	tasks := hub.SubscribeTask(taskID)
 
 	publish(t, amqpURL, "task.noop.queued", "not an event object")
-	publish(t, amqpURL, "task.noop.queued", TaskEvent{TaskID: taskID, Seq: 1, Status: "QUEUED"})
+	publish(t, amqpURL, "task.noop.queued", events.TaskEvent{TaskID: taskID, Seq: 1, Status: "QUEUED"})
 
 	require.Equal(t, int64(1), receive(t, tasks).Task.Seq, "the consumer must go on after a bad message")
 }

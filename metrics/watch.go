@@ -35,7 +35,7 @@ type QueueInspector interface {
 
 // OutboxInspector reads how many outbox rows wait and how old the oldest is.
 type OutboxInspector interface {
-	OutboxBacklog(ctx context.Context) (count int64, oldest time.Duration, err error)
+	OutboxBacklog(ctx context.Context) (count int, oldest time.Duration, err error)
 }
 
 // WatchQueues reports each queue's depth and consumer count at every scrape.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/meetgraph/meetgraph/apperr"
-	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/store"
@@ -117,8 +116,3 @@ func (r *mutationResolver) CompleteRecordingUpload(ctx context.Context, id strin
 
 	return r.finishUpload(ctx, meeting, recording.ID, size)
 }
-
-// Mutation returns graph.MutationResolver implementation.
-func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
-
-type mutationResolver struct{ *Resolver }

@@ -1,12 +1,17 @@
 package store
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Store runs meetgraph's queries on a connection pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// notify and outboxGrace are set once before use; see SetOutboxNotifier.
+	notify      OutboxNotifier
+	outboxGrace time.Duration
 }
 
 // New returns a Store that uses pool.

@@ -23,6 +23,7 @@ type CLI struct {
 	Seed    SeedCmd    `cmd:"" help:"Insert demo users and meetings; safe to run again."`
 	Token   TokenCmd   `cmd:"" help:"Print a signed development token for a user."`
 	Demo    DemoCmd    `cmd:"" help:"Synthesise speech, upload it to a new meeting on a running gateway, end the meeting and print the task's progress and the transcript."`
+	DLQ     DLQCmd     `cmd:"" name:"dlq" help:"List, replay or purge the messages of a dead-letter queue."`
 }
 
 // Globals are the settings that every subcommand shares.
@@ -45,6 +46,17 @@ type Globals struct {
 	OTLPEndpoint      string        `name:"otlp-endpoint" env:"MEETGRAPH_OTLP_ENDPOINT" help:"OTLP/HTTP endpoint that traces are exported to, for example http://127.0.0.1:4318; empty turns tracing off."`
 	LogLevel          string        `name:"log-level" env:"MEETGRAPH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Lowest level logged: debug, info, warn or error."`
 	LogFormat         string        `name:"log-format" env:"MEETGRAPH_LOG_FORMAT" default:"text" enum:"text,json" help:"Log line format: text or json."`
+	MessagingFlags    `embed:""`
+}
+
+// MessagingFlags set the RabbitMQ topology and the outbox, which every
+// role shares: a queue declared with other arguments is a start-up error.
+type MessagingFlags struct {
+	RetryDelays        []time.Duration `name:"retry-delays" env:"MEETGRAPH_RETRY_DELAYS" default:"1s,5s,30s,2m" sep:"," help:"Pauses before each retry of a failed task, comma-separated durations; a task gets one attempt more than there are delays. Each delay is a retry queue."`
+	DeliveryLimit      int             `name:"delivery-limit" env:"MEETGRAPH_DELIVERY_LIMIT" default:"5" help:"How often a task message may return to its quorum queue unacknowledged (a worker crashing on it) before the broker dead-letters it."`
+	PublishTimeout     time.Duration   `name:"publish-timeout" env:"MEETGRAPH_PUBLISH_TIMEOUT" default:"5s" help:"Longest wait for a publisher confirm, or for a blocked connection to unblock (duration)."`
+	OutboxGrace        time.Duration   `name:"outbox-grace" env:"MEETGRAPH_OUTBOX_GRACE" default:"10s" help:"How long after commit the outbox relay leaves a message to the immediate publisher; must exceed --publish-timeout (duration)."`
+	OutboxPollInterval time.Duration   `name:"outbox-poll-interval" env:"MEETGRAPH_OUTBOX_POLL_INTERVAL" default:"10s" help:"Fallback poll of the outbox relay when no notification wakes it (duration)."`
 }
 
 // HTTPFlags are the gateway's settings.
@@ -84,6 +96,8 @@ type HTTPFlags struct {
 type WorkerFlags struct {
 	MetricsAddr           string        `name:"metrics-addr" env:"MEETGRAPH_METRICS_ADDR" default:"127.0.0.1:9091" help:"Address (host:port) where the work command serves /metrics; empty disables it. The gateway serves /metrics on its own address."`
 	WorkerShutdownTimeout time.Duration `name:"worker-shutdown-timeout" env:"MEETGRAPH_WORKER_SHUTDOWN_TIMEOUT" default:"30s" help:"How long in-flight tasks may run after SIGINT or SIGTERM before their messages are returned to the queue (duration)."`
+	WorkerPrefetch        int           `name:"worker-prefetch" env:"MEETGRAPH_WORKER_PREFETCH" default:"8" help:"Unacknowledged task messages per work queue, and so tasks run at once per queue."`
+	TaskLease             time.Duration `name:"task-lease" env:"MEETGRAPH_TASK_LEASE" default:"30s" help:"How long a running task stays claimed without a heartbeat from its worker; after that another worker may take it over (duration)."`
 	MediaFlags            `embed:""`
 	NotificationFlags     `embed:""`
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/loaders"
+	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
 )
@@ -31,7 +32,11 @@ func (c *ServeCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	return runGateway(env, c.HTTPFlags, svc)
+	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
+
+	return runRoles(env, svc.dispatcher,
+		relay.Run,
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) })
 }
 
 // runGateway serves HTTP until env.ctx is cancelled, then stops accepting

@@ -37,7 +37,9 @@ func settingArgs(t testing.TB, databaseURL string) []string {
 
 	return []string{
 		"--database-url", databaseURL,
-		"--amqp-url", testenv.AMQPURL(t),
+		// A vhost of its own, because every process declares and consumes
+		// the same fixed queue names.
+		"--amqp-url", testenv.VHost(t),
 		"--s3-endpoint", bucket.Endpoint,
 		"--s3-access-key", bucket.AccessKey,
 		"--s3-secret-key", bucket.SecretKey,
@@ -52,6 +54,19 @@ func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system 
 	t.Helper()
 
 	return launchSystem(t, "all", databaseURL, settingArgs(t, databaseURL), extraArgs...)
+}
+
+// startRole runs the meetgraph subcommand role (all or serve) and waits
+// until /readyz answers 200. Each option may change the settings first.
+func startRole(t testing.TB, databaseURL, role string, options ...func(settings []string)) *system {
+	t.Helper()
+
+	settings := settingArgs(t, databaseURL)
+	for _, option := range options {
+		option(settings)
+	}
+
+	return launchSystem(t, role, databaseURL, settings)
 }
 
 // launchSystem runs a meetgraph subcommand that serves HTTP with settings
@@ -70,7 +85,10 @@ func launchSystem(t testing.TB, command, databaseURL string, settings []string, 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	args := append(append([]string{command, "--http-addr", addr}, s.settings...), extra...)
+	// Load tests send hundreds of requests per second with one token, so
+	// the rate limit is off unless a test sets one in extra.
+	args := append([]string{command, "--http-addr", addr, "--rate-limit", "0"}, s.settings...)
+	args = append(args, extra...)
 
 	go func() {
 		var stderr bytes.Buffer

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/meetgraph/meetgraph/broker"
 	"github.com/meetgraph/meetgraph/media"
 	"github.com/meetgraph/meetgraph/metrics"
+	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/server"
 	"github.com/meetgraph/meetgraph/store"
 	"github.com/meetgraph/meetgraph/tracing"
@@ -26,6 +28,9 @@ type services struct {
 	metrics *metrics.Metrics
 	// stopTracing flushes the spans not yet exported.
 	stopTracing func(context.Context) error
+	// publisher and dispatcher publish outbox messages right after commit.
+	publisher  *broker.Publisher
+	dispatcher *outbox.Dispatcher
 }
 
 // openServices starts tracing when an OTLP endpoint is set, then connects
@@ -64,7 +69,57 @@ func (env *environment) openServices(role string) (*services, error) {
 	svc.metrics.WatchBroker(role, supervisor.Connected)
 	svc.metrics.WatchOutbox(svc.store, env.logger)
 
+	if err := env.openMessaging(svc); err != nil {
+		svc.close(env.logger)
+
+		return nil, err
+	}
+
 	return svc, nil
+}
+
+// topologySettings returns the topology that the flags describe.
+func (env *environment) topologySettings() broker.TopologySettings {
+	return broker.TopologySettings{
+		RetryDelays:   env.globals.RetryDelays,
+		DeliveryLimit: env.globals.DeliveryLimit,
+	}
+}
+
+// openMessaging declares the topology on every connection and sets up the
+// publisher that sends each committed outbox message at once.
+func (env *environment) openMessaging(svc *services) error {
+	flags := env.globals.MessagingFlags
+	if flags.OutboxGrace <= flags.PublishTimeout {
+		return fmt.Errorf("MEETGRAPH_OUTBOX_GRACE (--outbox-grace) is %s: it must exceed --publish-timeout (%s), "+
+			"or the relay may publish a message whose first publish is still waiting for its confirm",
+			flags.OutboxGrace, flags.PublishTimeout)
+	}
+
+	topology := broker.NewTopology(env.topologySettings())
+
+	err := svc.broker.OnConnect(func(conn *amqp.Connection) error { return topology.Declare(conn, env.logger) })
+	if err != nil {
+		return fmt.Errorf("MEETGRAPH_AMQP_URL (--amqp-url): %w", err)
+	}
+
+	svc.publisher, err = broker.NewPublisher(svc.broker, flags.PublishTimeout, env.logger)
+	if err != nil {
+		return err
+	}
+
+	svc.dispatcher = outbox.NewDispatcher(svc.store, svc.publisher, env.outboxConfig(), env.logger)
+	svc.store.SetOutboxGrace(flags.OutboxGrace)
+	svc.store.SetOutboxNotifier(svc.dispatcher.Notify)
+
+	return nil
+}
+
+func (env *environment) outboxConfig() outbox.Config {
+	return outbox.Config{
+		PollInterval: env.globals.OutboxPollInterval,
+		MaxQueueAge:  env.globals.OutboxGrace - env.globals.PublishTimeout,
+	}
 }
 
 // close releases the connections, broker first so that no delivery arrives

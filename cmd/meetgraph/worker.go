@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meetgraph/meetgraph/consumers"
+	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -27,30 +28,60 @@ func (c *WorkCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
-	parts := []func(*environment) error{
-		func(env *environment) error { return runWorkers(env, c.WorkerFlags, svc) },
+	parts := []func(context.Context) error{
+		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) },
 	}
 
 	if c.MetricsAddr != "" {
-		parts = append(parts, func(env *environment) error { return runMetricsServer(env, c.MetricsAddr, svc) })
+		parts = append(parts, func(ctx context.Context) error {
+			return runMetricsServer(env.withContext(ctx), c.MetricsAddr, svc)
+		})
 	}
 
-	return runTogether(env, parts...)
+	return runRoles(env, svc.dispatcher, parts...)
 }
 
-// runTogether runs each part with a context that is cancelled as soon as
-// any part returns, so that one part failing at start-up stops the others
-// instead of leaving the process half running. It returns the first error.
-func runTogether(env *environment, parts ...func(*environment) error) error {
-	group, ctx := errgroup.WithContext(env.ctx)
-	shared := *env
-	shared.ctx = ctx
+// AllCmd runs the gateway and the workers in one process.
+type AllCmd struct {
+	HTTPFlags   `embed:""`
+	WorkerFlags `embed:""`
+}
 
+func (c *AllCmd) Run(env *environment) error {
+	svc, err := env.openServices("all")
+	if err != nil {
+		return err
+	}
+	defer svc.close(env.logger)
+
+	if err := store.Migrate(env.ctx, svc.pool, env.logger); err != nil {
+		return err
+	}
+
+	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
+
+	return runRoles(env, svc.dispatcher,
+		relay.Run,
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) },
+		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
+}
+
+// runRoles runs each part until env.ctx is cancelled or one part returns,
+// which stops the others: a part that fails at start-up must not leave the
+// process half running. It returns the first error. The dispatcher starts
+// first and stops last, so that what the parts commit while they shut
+// down is still published at once.
+func runRoles(env *environment, dispatcher *outbox.Dispatcher, parts ...func(ctx context.Context) error) error {
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(env.ctx))
+	dispatched := make(chan error, 1)
+
+	go func() { dispatched <- dispatcher.Run(dispatchCtx) }()
+
+	group, ctx := errgroup.WithContext(env.ctx)
 	for _, part := range parts {
 		group.Go(func() error {
-			err := part(&shared)
+			err := part(ctx)
 			if err == nil && env.ctx.Err() == nil {
-				// A part that ends on its own before shutdown still stops the rest.
 				return errPartEnded
 			}
 
@@ -60,14 +91,25 @@ func runTogether(env *environment, parts ...func(*environment) error) error {
 
 	err := group.Wait()
 	if errors.Is(err, errPartEnded) {
-		return nil
+		err = nil
 	}
 
-	return err
+	stopDispatch()
+
+	return errors.Join(err, <-dispatched)
 }
 
-// errPartEnded cancels the other parts when one returns without an error.
+// errPartEnded cancels the other parts when one returns before shutdown
+// without an error.
 var errPartEnded = errors.New("a part of the process ended")
+
+// withContext returns a copy of env that runs under ctx.
+func (env *environment) withContext(ctx context.Context) *environment {
+	copied := *env
+	copied.ctx = ctx
+
+	return &copied
+}
 
 // runMetricsServer serves /metrics and /healthz for the work command until
 // env.ctx is cancelled.
@@ -105,34 +147,9 @@ func runMetricsServer(env *environment, addr string, svc *services) error {
 	return nil
 }
 
-// AllCmd runs the gateway and the workers in one process.
-type AllCmd struct {
-	HTTPFlags   `embed:""`
-	WorkerFlags `embed:""`
-}
-
-func (c *AllCmd) Run(env *environment) error {
-	svc, err := env.openServices("all")
-	if err != nil {
-		return err
-	}
-	defer svc.close(env.logger)
-
-	if err := store.Migrate(env.ctx, svc.pool, env.logger); err != nil {
-		return err
-	}
-
-	return runTogether(env,
-		func(env *environment) error { return runGateway(env, c.HTTPFlags, svc) },
-		func(env *environment) error { return runWorkers(env, c.WorkerFlags, svc) },
-	)
-}
-
-// runWorkers consumes task messages until env.ctx is cancelled.
-//
-// TODO: no consumer runner is registered yet; the task handlers are built
-// (which checks their settings) and the reminder loop runs, but no task
-// message is consumed.
+// runWorkers consumes task messages, and meeting events for e-mail when
+// SMTP is set, until env.ctx is cancelled, then drains in-flight tasks for
+// the worker shutdown timeout.
 func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 	logger := env.logger.With(slog.String("component", "worker"))
 	logger.Info("worker started", slog.Duration("shutdown_timeout", flags.WorkerShutdownTimeout))
@@ -142,16 +159,34 @@ func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 		return err
 	}
 
+	runner := consumers.NewRunner(svc.broker, svc.publisher, svc.store, consumers.RunnerConfig{
+		Prefetch:        flags.WorkerPrefetch,
+		Topology:        env.topologySettings(),
+		Lease:           flags.TaskLease,
+		ShutdownTimeout: flags.WorkerShutdownTimeout,
+	}, logger)
+	runner.Register(consumers.KindNoop, consumers.Noop)
+
+	for kind, handler := range parts.handlers {
+		runner.Register(kind, handler)
+	}
+
+	group, ctx := errgroup.WithContext(env.ctx)
+	group.Go(func() error { return runner.Run(ctx) })
+
 	if parts.notifier != nil {
 		reminders := &consumers.Reminders{Notifier: parts.notifier, Logger: logger}
-		if err := reminders.Run(env.ctx); err != nil {
-			return err
+		notifications := &consumers.NotificationQueueConsumer{
+			Supervisor: svc.broker, Notifier: parts.notifier, Logger: logger,
 		}
-	} else {
-		<-env.ctx.Done()
+
+		group.Go(func() error { return reminders.Run(ctx) })
+		group.Go(func() error { return notifications.Run(ctx) })
 	}
+
+	err = group.Wait()
 
 	logger.Info("worker stopped")
 
-	return nil
+	return err
 }

@@ -20,6 +20,22 @@ type Analysis struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+type CreateMeetingInput struct {
+	// 1 to 200 characters.
+	Title       string            `json:"title"`
+	Visibility  MeetingVisibility `json:"visibility"`
+	ScheduledAt *time.Time        `json:"scheduledAt,omitempty"`
+	// Users invited as attendees; the creator becomes the host.
+	InviteeIds []string `json:"inviteeIds,omitempty"`
+}
+
+// What endMeeting changed.
+type EndMeetingPayload struct {
+	Meeting *Meeting `json:"meeting"`
+	// Processing of the meeting's uploaded recording; null when nothing was uploaded.
+	RecordingTask *Task `json:"recordingTask,omitempty"`
+}
+
 // A page of meetings, newest first.
 type MeetingConnection struct {
 	Edges    []*MeetingEdge `json:"edges"`
@@ -71,6 +87,65 @@ type TranscriptSegment struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Text  string  `json:"text"`
+}
+
+// The kinds of analysis a participant may request for a meeting.
+type AnalysisKind string
+
+const (
+	AnalysisKindTranscription AnalysisKind = "TRANSCRIPTION"
+	AnalysisKindSummary       AnalysisKind = "SUMMARY"
+	// Do nothing and succeed: for tests and load tests.
+	AnalysisKindNoop AnalysisKind = "NOOP"
+)
+
+var AllAnalysisKind = []AnalysisKind{
+	AnalysisKindTranscription,
+	AnalysisKindSummary,
+	AnalysisKindNoop,
+}
+
+func (e AnalysisKind) IsValid() bool {
+	switch e {
+	case AnalysisKindTranscription, AnalysisKindSummary, AnalysisKindNoop:
+		return true
+	}
+	return false
+}
+
+func (e AnalysisKind) String() string {
+	return string(e)
+}
+
+func (e *AnalysisKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AnalysisKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AnalysisKind", str)
+	}
+	return nil
+}
+
+func (e AnalysisKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AnalysisKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AnalysisKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // What happened to a meeting.

@@ -1,0 +1,554 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/meetgraph/meetgraph/apperr"
+	"github.com/meetgraph/meetgraph/events"
+)
+
+// Participant roles.
+const (
+	roleHost     = "HOST"
+	roleAttendee = "ATTENDEE"
+)
+
+// NewMeeting is the input of CreateMeeting.
+type NewMeeting struct {
+	Title       string
+	Visibility  string
+	ScheduledAt *time.Time
+	// InviteeIDs become ATTENDEE participants; the creator is the HOST.
+	InviteeIDs []uuid.UUID
+}
+
+// CreateMeeting creates a meeting hosted by actor, invites the invitees
+// and announces meeting.created, in one transaction.
+func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting) (*Meeting, error) {
+	if err := RequireCreateMeeting(actor); err != nil {
+		return nil, err
+	}
+
+	var messages []OutboxMessage
+
+	meeting, err := inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
+		meeting, err := scanMeeting(tx.QueryRow(ctx, `INSERT INTO meetings AS m (id, title, visibility, creator_id, scheduled_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+meetingColumns,
+			uuid.New(), input.Title, input.Visibility, actor.ID, input.ScheduledAt))
+		if err != nil {
+			return nil, fmt.Errorf("insert meeting for user %s: %w", actor.ID, err)
+		}
+
+		_, err = tx.Exec(ctx, `INSERT INTO participants (meeting_id, user_id, role)
+			SELECT $1::uuid, $2::uuid, 'HOST'
+			UNION ALL SELECT $1::uuid, u, 'ATTENDEE' FROM unnest($3::uuid[]) AS u WHERE u <> $2::uuid
+			ON CONFLICT DO NOTHING`, meeting.ID, actor.ID, input.InviteeIDs)
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
+			return nil, apperr.Wrap(err, apperr.BadUserInput, "an invited user does not exist")
+		}
+
+		if err != nil {
+			return nil, fmt.Errorf("insert participants of meeting %s: %w", meeting.ID, err)
+		}
+
+		message, err := s.meetingEvent(ctx, tx, meeting.ID, "created", actor.ID)
+		messages = []OutboxMessage{message}
+
+		return meeting, err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	s.afterCommit(messages)
+
+	return meeting, nil
+}
+
+// meetingEvent writes meeting.<eventType> to the outbox in tx.
+func (s *Store) meetingEvent(ctx context.Context, tx pgx.Tx, meetingID uuid.UUID, eventType string, actorID uuid.UUID) (OutboxMessage, error) {
+	body, err := json.Marshal(events.MeetingEvent{MeetingID: meetingID, Type: eventType, ActorID: &actorID, At: time.Now().UTC()})
+	if err != nil {
+		return OutboxMessage{}, fmt.Errorf("encode %s event of meeting %s: %w", eventType, meetingID, err)
+	}
+
+	inserted, err := s.insertOutbox(ctx, tx, OutboxMessage{
+		Exchange:   events.Exchange,
+		RoutingKey: "meeting." + eventType,
+		MessageID:  meetingID.String() + "/" + eventType,
+		Body:       body,
+	})
+	if err != nil {
+		return OutboxMessage{}, err
+	}
+
+	return inserted[0], nil
+}
+
+// membership is a user's relation to a locked meeting.
+type membership struct {
+	meeting *Meeting
+	// role is the user's participant role, "" when not a participant.
+	role      string
+	isCreator bool
+}
+
+// Row locks that lockMeeting takes.
+const (
+	// forUpdate serialises changes of the meeting's status.
+	forUpdate = "FOR UPDATE OF m"
+	// noLock suits writes that only need the membership check, so that
+	// concurrent task requests on one meeting do not queue behind each other.
+	noLock = ""
+)
+
+// lockMeeting selects the meeting, with the row lock lock, and the user's
+// role in it. A meeting the user may not see is NOT_FOUND, so that private
+// meetings do not leak.
+func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID, lock string) (*membership, error) {
+	var (
+		m    Meeting
+		role *string
+	)
+
+	err := tx.QueryRow(ctx, `SELECT `+meetingColumns+`,
+			(SELECT p.role FROM participants p WHERE p.meeting_id = m.id AND p.user_id = $2)
+		FROM meetings m WHERE m.id = $1 AND `+visibleTo+` `+lock, meetingID, userID).
+		Scan(&m.ID, &m.Title, &m.Status, &m.Visibility, &m.CreatorID,
+			&m.ScheduledAt, &m.StartedAt, &m.EndedAt, &m.CreatedAt, &role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.Wrap(ErrNotFound, apperr.NotFound, "meeting "+meetingID.String()+" not found")
+	}
+
+	if err != nil {
+		return nil, fmt.Errorf("lock meeting %s for user %s: %w", meetingID, userID, err)
+	}
+
+	result := &membership{meeting: &m, isCreator: m.CreatorID == userID}
+	if role != nil {
+		result.role = *role
+	}
+
+	return result, nil
+}
+
+// requireMeetingStatus rejects a state change from any status but allowed.
+func requireMeetingStatus(meeting *Meeting, action string, allowed ...string) error {
+	for _, status := range allowed {
+		if meeting.Status == status {
+			return nil
+		}
+	}
+
+	return apperr.New(apperr.BadUserInput, "cannot %s meeting %s: it is %s", action, meeting.ID, meeting.Status)
+}
+
+// JoinMeeting marks actor as joined; a public meeting adds them as an
+// attendee first. Only SCHEDULED and LIVE meetings can be joined.
+func (s *Store) JoinMeeting(ctx context.Context, actor *User, meetingID uuid.UUID) (*Meeting, error) {
+	return inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
+		if err != nil {
+			return nil, err
+		}
+
+		if err := RequireMayJoin(member.meeting, member.role != ""); err != nil {
+			return nil, err
+		}
+
+		if err := requireMeetingStatus(member.meeting, "join", MeetingScheduled, MeetingLive); err != nil {
+			return nil, err
+		}
+
+		_, err = tx.Exec(ctx, `INSERT INTO participants (meeting_id, user_id, role, joined_at)
+			VALUES ($1, $2, 'ATTENDEE', now())
+			ON CONFLICT (meeting_id, user_id) DO UPDATE SET joined_at = coalesce(participants.joined_at, now())`,
+			meetingID, actor.ID)
+		if err != nil {
+			return nil, fmt.Errorf("join user %s to meeting %s: %w", actor.ID, meetingID, err)
+		}
+
+		return member.meeting, nil
+	})
+}
+
+// StartMeeting moves a SCHEDULED meeting to LIVE and announces
+// meeting.started; only a host may do it.
+func (s *Store) StartMeeting(ctx context.Context, actor *User, meetingID uuid.UUID) (*Meeting, error) {
+	var message OutboxMessage
+
+	meeting, err := inTx(ctx, s, func(tx pgx.Tx) (*Meeting, error) {
+		var (
+			meeting *Meeting
+			err     error
+		)
+
+		meeting, message, err = s.changeMeetingStatus(ctx, tx, actor, meetingID, startMeeting)
+
+		return meeting, err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	s.afterCommit([]OutboxMessage{message})
+
+	return meeting, nil
+}
+
+// meetingChange is a status change of a meeting that only a host may make.
+type meetingChange struct {
+	action, from, to string
+	// timestampColumn is set to now(); eventType names the meeting event.
+	timestampColumn, eventType string
+}
+
+var (
+	startMeeting = meetingChange{action: "start", from: MeetingScheduled, to: MeetingLive, timestampColumn: "started_at", eventType: "started"}
+	endMeeting   = meetingChange{action: "end", from: MeetingLive, to: MeetingEnded, timestampColumn: "ended_at", eventType: "ended"}
+)
+
+// changeMeetingStatus applies change in tx after checking that actor hosts
+// the meeting and that it is in change.from, and writes the meeting event
+// to the outbox.
+func (s *Store) changeMeetingStatus(ctx context.Context, tx pgx.Tx, actor *User, meetingID uuid.UUID,
+	change meetingChange,
+) (*Meeting, OutboxMessage, error) {
+	member, err := lockMeeting(ctx, tx, meetingID, actor.ID, forUpdate)
+	if err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	if err := RequireHost(meetingID, member.role, member.isCreator); err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	if err := requireMeetingStatus(member.meeting, change.action, change.from); err != nil {
+		return nil, OutboxMessage{}, err
+	}
+
+	meeting, err := scanMeeting(tx.QueryRow(ctx, `UPDATE meetings m SET status = $2, `+change.timestampColumn+` = now()
+		WHERE id = $1 RETURNING `+meetingColumns, meetingID, change.to))
+	if err != nil {
+		return nil, OutboxMessage{}, fmt.Errorf("%s meeting %s: %w", change.action, meetingID, err)
+	}
+
+	message, err := s.meetingEvent(ctx, tx, meetingID, change.eventType, actor.ID)
+
+	return meeting, message, err
+}
+
+// EndedMeeting is the result of EndMeeting.
+type EndedMeeting struct {
+	Meeting *Meeting
+	// RecordingTask processes the meeting's uploaded recording; nil when
+	// the meeting has no recording in status UPLOADED.
+	RecordingTask *Task
+}
+
+// EndMeeting moves a LIVE meeting to ENDED and announces meeting.ended.
+// When the meeting has an UPLOADED recording, it also queues a RECORDING
+// task for it. Only a host may end a meeting. With an idempotency key that
+// already made a task, it returns that task and the meeting as it is.
+func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID, idempotencyKey *string) (*EndedMeeting, error) {
+	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
+		if err != nil {
+			return nil, err
+		}
+
+		if err := sameRequest(existing, meetingID, TaskKindRecording); err != nil {
+			return nil, err
+		}
+
+		meeting, err := s.MeetingByID(ctx, existing.MeetingID)
+		if err != nil {
+			return nil, err
+		}
+
+		return &EndedMeeting{Meeting: meeting, RecordingTask: existing}, nil
+	}
+
+	var messages []OutboxMessage
+
+	result, err := inTx(ctx, s, func(tx pgx.Tx) (*EndedMeeting, error) {
+		meeting, message, err := s.changeMeetingStatus(ctx, tx, actor, meetingID, endMeeting)
+		if err != nil {
+			return nil, err
+		}
+
+		messages = append(messages, message)
+		result := &EndedMeeting{Meeting: meeting}
+
+		var recordingID uuid.UUID
+
+		err = tx.QueryRow(ctx, `SELECT id FROM recordings WHERE meeting_id = $1 AND status = 'UPLOADED'
+			ORDER BY created_at DESC LIMIT 1`, meetingID).Scan(&recordingID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return result, nil
+		}
+
+		if err != nil {
+			return nil, fmt.Errorf("select uploaded recording of meeting %s: %w", meetingID, err)
+		}
+
+		task, taskMessages, err := s.createTask(ctx, tx, newTask{
+			meetingID: meetingID, recordingID: &recordingID, kind: TaskKindRecording,
+			requestedBy: &actor.ID, idempotencyKey: idempotencyKey,
+		})
+		messages = append(messages, taskMessages...)
+		result.RecordingTask = task
+
+		return result, err
+	})
+	if errors.Is(err, errDuplicateKey) {
+		// A concurrent request with the same key committed first; this one
+		// now returns what that one made.
+		return s.EndMeeting(ctx, actor, meetingID, idempotencyKey)
+	}
+
+	if err != nil {
+		return nil, err
+	}
+
+	s.afterCommit(messages)
+
+	return result, nil
+}
+
+// RequestAnalysis queues a task of kind for the meeting; any participant
+// may request one. With an idempotency key that already made a task, it
+// returns that task.
+func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
+	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
+		if err != nil {
+			return nil, err
+		}
+
+		return existing, sameRequest(existing, meetingID, kind)
+	}
+
+	var messages []OutboxMessage
+
+	task, err := inTx(ctx, s, func(tx pgx.Tx) (*Task, error) {
+		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, noLock)
+		if err != nil {
+			return nil, err
+		}
+
+		if err := RequireMember(meetingID, member.role, member.isCreator); err != nil {
+			return nil, err
+		}
+
+		task, taskMessages, err := s.createTask(ctx, tx, newTask{
+			meetingID: meetingID, kind: kind, requestedBy: &actor.ID, idempotencyKey: idempotencyKey,
+		})
+		messages = taskMessages
+
+		return task, err
+	})
+	if errors.Is(err, errDuplicateKey) {
+		// A concurrent request with the same key committed first; this one
+		// now returns what that one made.
+		return s.RequestAnalysis(ctx, actor, meetingID, kind, idempotencyKey)
+	}
+
+	if err != nil {
+		return nil, err
+	}
+
+	s.afterCommit(messages)
+
+	return task, nil
+}
+
+// sameRequest rejects an idempotency key that the user already used for a
+// task of another meeting or kind, which is a client bug rather than a retry.
+func sameRequest(existing *Task, meetingID uuid.UUID, kind string) error {
+	if existing.MeetingID != meetingID || existing.Kind != kind {
+		return apperr.New(apperr.BadUserInput,
+			"idempotency key already used for a %s task of meeting %s: use a new key for a different request",
+			existing.Kind, existing.MeetingID)
+	}
+
+	return nil
+}
+
+// errDuplicateKey means another transaction created a task with the same
+// idempotency key first.
+var errDuplicateKey = errors.New("idempotency key already used")
+
+type newTask struct {
+	meetingID   uuid.UUID
+	recordingID *uuid.UUID
+	kind        string
+	// requestedBy is the user who asked for the task; nil for a follow-up
+	// task that a worker queues.
+	requestedBy    *uuid.UUID
+	idempotencyKey *string
+}
+
+// createTask inserts a QUEUED task with its first event (seq 1) and its
+// task message, all in tx.
+func (s *Store) createTask(ctx context.Context, tx pgx.Tx, input newTask) (*Task, []OutboxMessage, error) {
+	task, err := scanTask(tx.QueryRow(ctx, `INSERT INTO tasks AS t (id, meeting_id, recording_id, kind, requested_by, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING `+taskColumns,
+		uuid.New(), input.meetingID, input.recordingID, input.kind, input.requestedBy, input.idempotencyKey))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, errDuplicateKey
+	}
+
+	if err != nil {
+		return nil, nil, fmt.Errorf("insert %s task for meeting %s: %w", input.kind, input.meetingID, err)
+	}
+
+	event, err := s.recordTaskChange(ctx, tx, task, TaskChange{Status: TaskQueued, Stage: "queued"})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	message, err := taskMessage(task, WorkRoute(task, 1))
+	if err != nil {
+		return nil, nil, err
+	}
+
+	messages, err := s.insertOutbox(ctx, tx, event, message)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	task.LastSeq = 1
+
+	return task, messages, nil
+}
+
+// taskByIdempotencyKey returns the task that user created with key, or
+// nil when key is nil or unused.
+func (s *Store) taskByIdempotencyKey(ctx context.Context, userID uuid.UUID, key *string) (*Task, error) {
+	if key == nil {
+		return nil, nil
+	}
+
+	task, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks t
+		WHERE t.requested_by = $1 AND t.idempotency_key = $2`, userID, *key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+
+	if err != nil {
+		return nil, fmt.Errorf("select task of user %s with idempotency key %q: %w", userID, *key, err)
+	}
+
+	return task, nil
+}
+
+// CancelTask cancels a QUEUED or RUNNING task. A running task's worker
+// learns of it through TaskCancelChannel and cancels the handler's context.
+func (s *Store) CancelTask(ctx context.Context, actor *User, taskID uuid.UUID) (*Task, error) {
+	task, err := s.TaskForViewer(ctx, taskID, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	isHost, err := s.isHost(ctx, task.MeetingID, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := RequireTaskOwner(task, actor, isHost); err != nil {
+		return nil, err
+	}
+
+	task, err = s.TransitionTask(ctx, taskID, TaskTransition{
+		From:         []string{TaskQueued, TaskRunning},
+		Change:       TaskChange{Status: TaskCancelled, Progress: task.Progress, Stage: "cancelled", Message: "cancelled by " + actor.ID.String()},
+		NotifyCancel: true,
+	})
+	if errors.Is(err, ErrTaskNotInState) {
+		return nil, apperr.New(apperr.BadUserInput, "cannot cancel task %s: it is %s", taskID, task.Status)
+	}
+
+	return task, err
+}
+
+// RetryTask sends a FAILED, DEAD_LETTERED or CANCELLED task back to its
+// work queue with fresh attempts; only operators may do it.
+func (s *Store) RetryTask(ctx context.Context, actor *User, taskID uuid.UUID) (*Task, error) {
+	if err := RequireOperator(actor); err != nil {
+		return nil, err
+	}
+
+	task, err := s.ReplayTask(ctx, taskID, "retried by "+actor.ID.String())
+	if errors.Is(err, ErrNotFound) {
+		return nil, apperr.Wrap(err, apperr.NotFound, "task "+taskID.String()+" not found")
+	}
+
+	if errors.Is(err, ErrTaskNotInState) {
+		return nil, apperr.New(apperr.BadUserInput, "cannot retry task %s: it is %s", taskID, task.Status)
+	}
+
+	return task, err
+}
+
+// ReplayTask queues a FAILED, DEAD_LETTERED or CANCELLED task again, as
+// RetryTask does, without a permission check (for `meetgraph dlq replay`).
+//
+// A RUNNING task whose lease expired is replayed too: the broker
+// dead-letters a message past the delivery limit when workers crash on it,
+// and such a task stays RUNNING with no worker.
+func (s *Store) ReplayTask(ctx context.Context, taskID uuid.UUID, reason string) (*Task, error) {
+	transition := TaskTransition{
+		From:          []string{TaskFailed, TaskDeadLettered, TaskCancelled},
+		Change:        TaskChange{Status: TaskQueued, Stage: "retry", Message: reason},
+		ResetAttempts: true,
+		Route:         func(task *Task) TaskRoute { return WorkRoute(task, 1) },
+	}
+
+	task, err := s.TransitionTask(ctx, taskID, transition)
+	if !errors.Is(err, ErrTaskNotInState) || task.Status != TaskRunning {
+		return task, err
+	}
+
+	transition.From = []string{TaskRunning}
+	transition.RequireExpiredLease = true
+
+	return s.TransitionTask(ctx, taskID, transition)
+}
+
+func (s *Store) isHost(ctx context.Context, meetingID, userID uuid.UUID) (bool, error) {
+	var isHost bool
+
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meetings WHERE id = $1 AND creator_id = $2)
+		OR EXISTS (SELECT 1 FROM participants WHERE meeting_id = $1 AND user_id = $2 AND role = 'HOST')`,
+		meetingID, userID).Scan(&isHost)
+	if err != nil {
+		return false, fmt.Errorf("check whether user %s hosts meeting %s: %w", userID, meetingID, err)
+	}
+
+	return isHost, nil
+}
+
+// DeadLetters returns the newest FAILED and DEAD_LETTERED tasks, at most limit.
+func (s *Store) DeadLetters(ctx context.Context, limit int) ([]*Task, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+taskColumns+` FROM tasks t
+		WHERE t.status IN ('FAILED', 'DEAD_LETTERED') ORDER BY t.updated_at DESC, t.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select dead-lettered tasks: %w", err)
+	}
+
+	tasks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Task, error) { return scanTask(row) })
+	if err != nil {
+		return nil, fmt.Errorf("select dead-lettered tasks: %w", err)
+	}
+
+	return tasks, nil
+}

@@ -9,15 +9,16 @@ import {
   allClients, apolloClient, graphqlWsClient, taskUpdated, viaGraphqlWs, withTimeout, wsURL,
 } from '../lib/clients.js';
 import { System } from '../lib/system.js';
+import { expiredToken } from '../lib/tokens.js';
 
 const system = new System();
 
 // The NOOP task's events as every client must see them.
 const noopEvents = [
-  { seq: 1, status: 'QUEUED', progress: 0, stage: '', terminal: false },
-  { seq: 2, status: 'RUNNING', progress: 0, stage: '', terminal: false },
+  { seq: 1, status: 'QUEUED', progress: 0, stage: 'queued', terminal: false },
+  { seq: 2, status: 'RUNNING', progress: 0, stage: 'started', terminal: false },
   { seq: 3, status: 'RUNNING', progress: 0.5, stage: 'noop', terminal: false },
-  { seq: 4, status: 'SUCCEEDED', progress: 1, stage: '', terminal: true },
+  { seq: 4, status: 'SUCCEEDED', progress: 1, stage: 'done', terminal: true },
 ];
 
 before(async () => {
@@ -153,7 +154,7 @@ describe('resume', () => {
 
 describe('authentication', () => {
   test('an expired token closes the socket with 4403', async () => {
-    const expired = (await system.meetgraph('token', '--user', 'alice@example.com', '--ttl=-1h')).trim();
+    const expired = expiredToken((await system.meetgraph('token', '--user', 'alice@example.com')).trim());
     const client = graphqlWsClient(system.gateways[0], expired);
     try {
       const closed = await withTimeout(new Promise((resolve) => {

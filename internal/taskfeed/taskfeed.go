@@ -143,10 +143,11 @@ func (f *Feed) PublishRaw(ctx context.Context, routingKey, messageID string, bod
 	})
 }
 
-// NoopChanges are the events of a NOOP task, in order.
+// NoopChanges are the events of a NOOP task, in order, with the stages
+// that the task runner and the NOOP handler record.
 var NoopChanges = []store.TaskChange{
-	{Status: store.TaskQueued},
-	{Status: store.TaskRunning},
+	{Status: store.TaskQueued, Stage: "queued"},
+	{Status: store.TaskRunning, Stage: "started"},
 	{Status: store.TaskRunning, Progress: 0.5, Stage: "noop"},
-	{Status: store.TaskSucceeded, Progress: 1},
+	{Status: store.TaskSucceeded, Progress: 1, Stage: "done"},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type Publisher struct {
 	logger     *slog.Logger
 	// timeout bounds the wait for a confirm and for an unblocked connection.
 	timeout time.Duration
+	// metrics records confirm latency and failed publishes; nil records nothing.
+	metrics *metrics.Metrics
 
 	mu      sync.Mutex
 	channel *amqp.Channel
@@ -59,6 +62,12 @@ type Publisher struct {
 	// unblocked is closed while the connection may publish and open while
 	// the broker has blocked it.
 	unblocked chan struct{}
+}
+
+// ObserveWith makes the publisher record its confirms in m. Call it before
+// the first publish.
+func (p *Publisher) ObserveWith(m *metrics.Metrics) {
+	p.metrics = m
 }
 
 // NewPublisher returns a publisher on supervisor's connections. timeout
@@ -192,6 +201,7 @@ func (p *Publisher) Publish(ctx context.Context, message Message) error {
 
 // Confirmation is a publish in flight.
 type Confirmation struct {
+	started   time.Time
 	publisher *Publisher
 	deferred  *amqp.DeferredConfirmation
 	messageID string
@@ -236,7 +246,7 @@ func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, 
 		return nil, fmt.Errorf("publish message %s to %s/%s: %w", message.MessageID, message.Exchange, message.RoutingKey, err)
 	}
 
-	return &Confirmation{publisher: p, deferred: deferred, messageID: message.MessageID, deadline: deadline, channel: ch}, nil
+	return &Confirmation{started: time.Now(), publisher: p, deferred: deferred, messageID: message.MessageID, deadline: deadline, channel: ch}, nil
 }
 
 // Wait waits for the broker's confirm, bounded by the publisher's timeout.
@@ -244,18 +254,28 @@ func (c *Confirmation) Wait(ctx context.Context) error {
 	ctx, cancel := context.WithDeadline(ctx, c.deadline)
 	defer cancel()
 
+	metrics := c.publisher.metrics
+
 	acked, err := c.deferred.WaitContext(ctx)
 	if err != nil {
+		metrics.PublishFailed("timeout")
+
 		return fmt.Errorf("wait for confirm of message %s: %w", c.messageID, err)
 	}
 
 	if c.publisher.takeReturn(c.channel, c.messageID) {
+		metrics.PublishFailed("returned")
+
 		return fmt.Errorf("publish message %s: %w", c.messageID, ErrUnroutable)
 	}
 
 	if !acked {
+		metrics.PublishFailed("nacked")
+
 		return fmt.Errorf("publish message %s: %w (nack or closed channel)", c.messageID, ErrNacked)
 	}
+
+	metrics.PublishConfirmed(time.Since(c.started))
 
 	return nil
 }

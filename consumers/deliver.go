@@ -263,7 +263,26 @@ func (r *Runner) finish(ctx context.Context, logger *slog.Logger, delivery amqp.
 			logger.Info("task succeeded")
 		}
 
+		r.observeOutcome(task.Kind, transition.Change.Status)
 		r.settle(delivery, delivery.Ack(false))
+	}
+}
+
+// observeOutcome counts a recorded task outcome: every status counts as a
+// processed attempt, QUEUED (after a failure, or an interruption by
+// shutdown) as a retry, and FAILED or DEAD_LETTERED as a dead letter, since
+// both leave the message in the dead-letter queue.
+func (r *Runner) observeOutcome(kind, status string) {
+	m := r.config.Metrics
+	queue := broker.WorkQueue(broker.QueueForTaskKind(kind))
+
+	m.TaskProcessed(kind, status)
+
+	switch status {
+	case store.TaskQueued:
+		m.TaskRetried(queue)
+	case store.TaskFailed, store.TaskDeadLettered:
+		m.TaskDeadLettered(queue)
 	}
 }
 

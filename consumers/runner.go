@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"os"
 	"sync"
@@ -39,6 +40,8 @@ type RunnerConfig struct {
 	// ShutdownTimeout is how long in-flight tasks may run after shutdown
 	// starts before their contexts are cancelled; 0 means 30 s.
 	ShutdownTimeout time.Duration
+	// Metrics, when set, counts task outcomes, retries and dead letters.
+	Metrics *metrics.Metrics
 }
 
 // Runner consumes the work queues and runs each task's handler, with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"runtime/debug"
 
@@ -30,6 +31,7 @@ type Loader[K comparable, V any] struct {
 	fetch   fetchFunc[K, V]
 	missing missingFunc[K, V]
 	logger  *slog.Logger
+	metrics *metrics.Metrics
 	// batched is nil when batching is off (Config.Disabled).
 	batched *dataloader.Loader[K, V]
 }
@@ -37,7 +39,7 @@ type Loader[K comparable, V any] struct {
 func newLoader[K comparable, V any](name string, config Config, logger *slog.Logger,
 	fetch fetchFunc[K, V], missing missingFunc[K, V],
 ) *Loader[K, V] {
-	l := &Loader[K, V]{name: name, fetch: fetch, missing: missing, logger: logger}
+	l := &Loader[K, V]{name: name, fetch: fetch, missing: missing, logger: logger, metrics: config.Metrics}
 
 	if !config.Disabled {
 		l.batched = dataloader.NewBatchedLoader(l.batch,
@@ -101,6 +103,8 @@ func (l *Loader[K, V]) Prime(ctx context.Context, key K, value V) {
 // order. It recovers a panic in fetch itself, so that the panic reaches the
 // callers as an error and the request's log gets the stack.
 func (l *Loader[K, V]) batch(ctx context.Context, keys []K) (results []*dataloader.Result[V]) {
+	l.metrics.LoaderBatch(l.name, len(keys))
+
 	defer func() {
 		if value := recover(); value != nil {
 			l.logger.ErrorContext(ctx, "loader batch panicked",

@@ -7,6 +7,7 @@ package loaders
 import (
 	"context"
 	"fmt"
+	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,6 +42,8 @@ type Config struct {
 	// Disabled makes every Load run its own statement with no batching and
 	// no cache: the one-by-one baseline that the benchmark compares with.
 	Disabled bool
+	// Metrics, when set, records the size of every batch.
+	Metrics *metrics.Metrics
 }
 
 func (c Config) withDefaults() Config {

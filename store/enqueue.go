@@ -38,6 +38,7 @@ func (s *Store) EnqueueTask(ctx context.Context, meetingID uuid.UUID, recordingI
 	}
 
 	s.afterCommit(messages)
+	s.observeCreated(task)
 
 	return task.ID, nil
 }

@@ -319,6 +319,7 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	}
 
 	s.afterCommit(messages)
+	s.observeCreated(result.RecordingTask)
 
 	return result, nil
 }
@@ -365,6 +366,7 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 	}
 
 	s.afterCommit(messages)
+	s.observeCreated(task)
 
 	return task, nil
 }

@@ -53,6 +53,19 @@ func (s *Store) grace() time.Duration {
 }
 
 // afterCommit hands the committed messages to the notifier, if any.
+// ObserveTasksWith makes the store call created with the kind of every
+// task it creates, once the creating transaction has committed.
+func (s *Store) ObserveTasksWith(created func(kind string)) {
+	s.taskCreated = created
+}
+
+// observeCreated reports a committed new task to the observer, if any.
+func (s *Store) observeCreated(task *Task) {
+	if s.taskCreated != nil && task != nil {
+		s.taskCreated(task.Kind)
+	}
+}
+
 func (s *Store) afterCommit(messages []OutboxMessage) {
 	if s.notify != nil && len(messages) > 0 {
 		s.notify(messages)

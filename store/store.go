@@ -12,6 +12,8 @@ type Store struct {
 	// notify and outboxGrace are set once before use; see SetOutboxNotifier.
 	notify      OutboxNotifier
 	outboxGrace time.Duration
+	// taskCreated is set once before use; see ObserveTasksWith.
+	taskCreated func(kind string)
 }
 
 // New returns a Store that uses pool.

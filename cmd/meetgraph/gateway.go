@@ -93,7 +93,9 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		logger.Warn("dataloaders are off: every relation costs its own SQL statement (benchmark baseline)")
 	}
 
-	loaderConfig := loaders.Config{Wait: flags.LoaderWait, MaxBatch: flags.LoaderMaxBatch, Disabled: flags.NoLoaders}
+	loaderConfig := loaders.Config{
+		Wait: flags.LoaderWait, MaxBatch: flags.LoaderMaxBatch, Disabled: flags.NoLoaders, Metrics: svc.metrics,
+	}
 
 	httpServer := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/internal/testenv"
+	"github.com/meetgraph/meetgraph/store"
 )
 
 // scrape returns the value of the first line of /metrics that starts with series.
@@ -98,4 +100,60 @@ func TestMetricsCountSubscriptions(t *testing.T) {
 
 	requireMetric(t, gateway.baseURL, `meetgraph_subscriptions_active{transport="graphql-transport-ws"}`, "0")
 	requireMetric(t, gateway.baseURL, `meetgraph_subscription_ends_total{reason="completed"}`, "1")
+}
+
+// metricAtLeast waits until the series reaches at least want.
+func metricAtLeast(t *testing.T, baseURL, series string, want float64) {
+	t.Helper()
+
+	testenv.Eventually(t, 20*time.Second, func() error {
+		raw, err := scrape(t, baseURL, series)
+		if err != nil {
+			return err
+		}
+
+		got, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("%s is %q: %w", series, raw, err)
+		}
+
+		if got < want {
+			return fmt.Errorf("%s is %g, want at least %g", series, got, want)
+		}
+
+		return nil
+	})
+}
+
+func TestMetricsFollowTasks(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+	planning := map[string]any{"meeting": store.SeedID("meeting:planning").String()}
+
+	noop := graphQLData(t, s, alice,
+		`mutation ($meeting: ID!) { requestAnalysis(meetingId: $meeting, kind: NOOP) { id } }`, planning)
+	waitTaskStatus(t, s, alice, field(noop, "requestAnalysis", "id").(string), "SUCCEEDED")
+
+	requireMetric(t, s.baseURL, `meetgraph_tasks_submitted_total{kind="NOOP"}`, "1")
+	requireMetric(t, s.baseURL, `meetgraph_tasks_processed_total{kind="NOOP",status="SUCCEEDED"}`, "1")
+	metricAtLeast(t, s.baseURL, `meetgraph_publish_confirm_duration_seconds_count`, 2)
+	metricAtLeast(t, s.baseURL, `meetgraph_queue_consumers{queue="ai.tasks"}`, 1)
+
+	// A summary without a transcript is a poisoned task: it fails at once
+	// and its message lands in the dead-letter queue.
+	poisoned := graphQLData(t, s, alice,
+		`mutation ($meeting: ID!) { requestAnalysis(meetingId: $meeting, kind: SUMMARY) { id } }`, planning)
+	waitTaskStatus(t, s, alice, field(poisoned, "requestAnalysis", "id").(string), "FAILED")
+
+	requireMetric(t, s.baseURL, `meetgraph_tasks_processed_total{kind="SUMMARY",status="FAILED"}`, "1")
+	requireMetric(t, s.baseURL, `meetgraph_dead_letters_total{queue="ai.tasks"}`, "1")
+	requireMetric(t, s.baseURL, `meetgraph_queue_messages{queue="ai.tasks.dlq"}`, "1")
+
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", alice,
+		`{ meetings(first: 5) { edges { node { participants { user { name } } } } } }`, nil)
+	require.Empty(t, response.Errors)
+	metricAtLeast(t, s.baseURL, `meetgraph_dataloader_batch_size_count{loader="participants"}`, 1)
 }

@@ -108,6 +108,10 @@ func (env *environment) openMessaging(svc *services) error {
 		return err
 	}
 
+	svc.publisher.ObserveWith(svc.metrics)
+	svc.store.ObserveTasksWith(svc.metrics.TaskSubmitted)
+	svc.metrics.WatchQueues(svc.broker, observedQueues(), env.logger)
+
 	svc.dispatcher = outbox.NewDispatcher(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 	svc.store.SetOutboxGrace(flags.OutboxGrace)
 	svc.store.SetOutboxNotifier(svc.dispatcher.Notify)
@@ -138,6 +142,17 @@ func (s *services) close(logger *slog.Logger) {
 	if err := s.stopTracing(ctx); err != nil {
 		logger.Warn("flushing traces failed", slog.Any("error", err))
 	}
+}
+
+// observedQueues are the queues whose depth and consumers /metrics reports:
+// each work queue, its dead-letter queue, and the notifications queue.
+func observedQueues() []string {
+	queues := []string{broker.NotificationsQueue}
+	for _, kind := range broker.QueueKinds {
+		queues = append(queues, broker.WorkQueue(kind), broker.DeadLetterQueue(kind))
+	}
+
+	return queues
 }
 
 // readinessChecks are what /readyz probes: each backing service by name.

@@ -164,6 +164,7 @@ func runWorkers(env *environment, flags WorkerFlags, svc *services) error {
 		Topology:        env.topologySettings(),
 		Lease:           flags.TaskLease,
 		ShutdownTimeout: flags.WorkerShutdownTimeout,
+		Metrics:         svc.metrics,
 	}, logger)
 	runner.Register(consumers.KindNoop, consumers.Noop)
 

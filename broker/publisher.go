@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/meetgraph/meetgraph/metrics"
 )
 
 // Errors a publish can end with besides a closed connection.

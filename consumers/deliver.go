@@ -9,9 +9,12 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meetgraph/meetgraph/broker"
 	"github.com/meetgraph/meetgraph/store"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // storeRetryPause is how long a delivery waits before it goes back to the
@@ -42,6 +45,14 @@ func (r *Runner) deliver(delivery amqp.Delivery) {
 	}
 
 	attempt := AttemptOf(delivery)
+
+	// The message carries the trace of the change that queued the task;
+	// the events this delivery records continue it.
+	ctx, span := tracing.Tracer().Start(tracing.Extract(ctx, delivery.Headers), "process task "+message.Kind,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("task.id", message.TaskID.String()), attribute.Int("task.attempt", attempt)))
+	defer span.End()
+
 	logger := r.logger.With(slog.String("task_id", message.TaskID.String()), slog.String("kind", message.Kind),
 		slog.Int("attempt", attempt))
 
@@ -146,7 +157,7 @@ func (r *Runner) run(ctx context.Context, logger *slog.Logger, delivery amqp.Del
 		return
 	}
 
-	handlerCtx, cancel := context.WithCancelCause(r.handlerCtx)
+	handlerCtx, cancel := context.WithCancelCause(trace.ContextWithSpan(r.handlerCtx, trace.SpanFromContext(ctx)))
 	defer cancel(nil)
 
 	r.mu.Lock()

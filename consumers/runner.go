@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"os"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/store"
 )
 

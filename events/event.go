@@ -25,6 +25,9 @@ type TaskEvent struct {
 	Stage     string    `json:"stage"`
 	Message   string    `json:"message"`
 	At        time.Time `json:"at"`
+	// Traceparent is the W3C trace context of the message that carried the
+	// event, so that pushing it to subscribers joins the task's trace.
+	Traceparent string `json:"-"`
 }
 
 // MeetingEvent is the JSON body of a message with routing key

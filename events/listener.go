@@ -199,6 +199,7 @@ func (l *Listener) dispatch(delivery amqp.Delivery) {
 			return
 		}
 
+		event.Traceparent, _ = delivery.Headers["traceparent"].(string)
 		l.hub.PublishTask(&event)
 	case strings.HasPrefix(delivery.RoutingKey, "meeting."):
 		var event MeetingEvent

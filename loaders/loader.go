@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"runtime/debug"
 
 	"github.com/graph-gophers/dataloader/v7"
 
+	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/store"
 )
 

@@ -7,7 +7,6 @@ package loaders
 import (
 	"context"
 	"fmt"
-	"github.com/meetgraph/meetgraph/metrics"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/meetgraph/meetgraph/auth"
+	"github.com/meetgraph/meetgraph/metrics"
 	"github.com/meetgraph/meetgraph/store"
 )
 

@@ -8,10 +8,13 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 func badInput(format string, args ...any) error {
@@ -57,9 +60,16 @@ func (r *Resolver) pumpTask(ctx context.Context, stream *events.TaskStream, task
 			return
 		}
 
+		_, span := tracing.Tracer().Start(
+			tracing.Extract(ctx, tracing.Headers{"traceparent": event.Traceparent}), "push task event",
+			trace.WithAttributes(attribute.String("task.id", taskID.String()), attribute.Int64("task.seq", event.Seq)))
+
 		select {
 		case out <- taskEventModel(event):
+			span.End()
 		case <-ctx.Done():
+			span.End()
+
 			return
 		}
 	}

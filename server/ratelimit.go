@@ -8,11 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meetgraph/meetgraph/apperr"
-
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/auth"
 )
 

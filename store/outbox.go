@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // OutboxChannel is the LISTEN/NOTIFY channel that wakes outbox relays when
@@ -82,7 +84,17 @@ func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, messages ...OutboxM
 		bodies = make([][]byte, len(messages))
 	)
 
-	for i, message := range messages {
+	for i := range messages {
+		// Each message continues the trace of the change that wrote it, so
+		// that a worker and a subscriber join the mutation's trace.
+		if messages[i].Headers == nil {
+			messages[i].Headers = map[string]any{}
+		}
+
+		tracing.Inject(ctx, messages[i].Headers)
+
+		message := messages[i]
+
 		encoded, err := json.Marshal(message.Headers)
 		if err != nil {
 			return nil, fmt.Errorf("encode headers of message %s: %w", message.MessageID, err)

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -255,6 +256,10 @@ func FreeAddr(t testing.TB) string {
 
 	return addr
 }
+
+// ErrNotYet is what an Eventually condition returns while it waits for
+// something that has not happened yet.
+var ErrNotYet = errors.New("not yet")
 
 // Eventually polls condition every 50 ms until it returns nil or timeout
 // passes, then fails the test with the last error.

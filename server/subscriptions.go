@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,8 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/auth"
@@ -25,6 +29,8 @@ import (
 const (
 	DefaultPingInterval = 15 * time.Second
 	DefaultInitTimeout  = 10 * time.Second
+
+	DefaultMaxSubscriptionsPerConnection = 100
 )
 
 // SubscriptionConfig sets the WebSocket and SSE transports.
@@ -43,6 +49,9 @@ type SubscriptionConfig struct {
 	// match the scheme too (path.Match syntax). Clients that send no Origin,
 	// which browsers always send, are allowed.
 	AllowedOrigins []string
+	// MaxPerConnection bounds the open subscriptions of one WebSocket
+	// connection; 0 means DefaultMaxSubscriptionsPerConnection.
+	MaxPerConnection int
 }
 
 // Subscriptions is the size of the subscription machinery, for leak checks.
@@ -72,6 +81,10 @@ func newSubscriptionTransports(config SubscriptionConfig, deps Deps) *subscripti
 
 	if config.InitTimeout <= 0 {
 		config.InitTimeout = DefaultInitTimeout
+	}
+
+	if config.MaxPerConnection <= 0 {
+		config.MaxPerConnection = DefaultMaxSubscriptionsPerConnection
 	}
 
 	logger := deps.Logger.With(slog.String("component", "subscriptions"))
@@ -107,6 +120,7 @@ func (s *subscriptionTransports) addTo(srv *handler.Server) {
 		},
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: s.config.PingInterval})
+	srv.AroundOperations(limitSubscriptions(s.config.MaxPerConnection))
 }
 
 // initConnection authenticates a WebSocket from its connection_init
@@ -328,5 +342,34 @@ func handleSubscriptionStats(transports *subscriptionTransports, subscriptions S
 
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(stats)
+	}
+}
+
+// limitSubscriptions rejects a subscription that would exceed max open
+// subscriptions on one WebSocket connection; the connection and its other
+// operations go on. gqlgen cancels an operation's context when it ends,
+// however it ends, which releases the place.
+func limitSubscriptions(max int) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		opCtx := graphql.GetOperationContext(ctx)
+		slot, _ := ctx.Value(connectionSlotKey{}).(*connectionSlot)
+
+		if slot == nil || opCtx.Operation == nil || opCtx.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+
+		if slot.subscriptions.Add(1) > int32(max) {
+			slot.subscriptions.Add(-1)
+
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message: fmt.Sprintf("too many subscriptions on this connection: the limit is %d; "+
+					"complete one, or open another connection", max),
+				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
+			}}})
+		}
+
+		context.AfterFunc(ctx, func() { slot.subscriptions.Add(-1) })
+
+		return next(ctx)
 	}
 }

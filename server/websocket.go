@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -104,6 +105,8 @@ type connectionSlotKey struct{}
 // context and no reference to the connection.
 type connectionSlot struct {
 	conn *websocketConn
+	// subscriptions counts the connection's open subscriptions.
+	subscriptions atomic.Int32
 }
 
 func withConnectionSlot(ctx context.Context) context.Context {

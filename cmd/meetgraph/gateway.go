@@ -123,9 +123,10 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		MaxUploadBytes:    flags.MaxUploadBytes,
 		SubscriptionStats: env.globals.Dev,
 		Subscriptions: server.SubscriptionConfig{
-			PingInterval:   flags.SubscriptionPingInterval,
-			InitTimeout:    flags.SubscriptionInitTimeout,
-			AllowedOrigins: flags.WebSocketAllowedOrigins,
+			PingInterval:     flags.SubscriptionPingInterval,
+			InitTimeout:      flags.SubscriptionInitTimeout,
+			AllowedOrigins:   flags.WebSocketAllowedOrigins,
+			MaxPerConnection: flags.MaxSubscriptionsPerConnection,
 		},
 	}, server.Deps{
 		Logger:        logger,

@@ -514,3 +514,40 @@ func TestInvalidSubscriptionSettingsFailAtStartup(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscriptionsPerConnectionLimit(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1, "--max-subscriptions-per-connection", "2")
+	first, second, third := sys.newTask(t), sys.newTask(t), sys.newTask(t)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+	c.subscribe("subscribe", "1", taskUpdatedQuery, map[string]any{"id": first.String()})
+	c.subscribe("subscribe", "2", taskUpdatedQuery, map[string]any{"id": second.String()})
+
+	// Operations start concurrently: wait until both are live, so that the
+	// third is the one over the limit.
+	sys.record(t, first, 0, 1)
+	sys.record(t, second, 0, 1)
+	require.ElementsMatch(t, []string{"1", "2"}, []string{c.next().ID, c.next().ID})
+
+	c.subscribe("subscribe", "3", taskUpdatedQuery, map[string]any{"id": third.String()})
+
+	refused := c.next()
+	require.Equal(t, "3", refused.ID, "%s %s", refused.Type, refused.Payload)
+	require.Contains(t, string(refused.Payload), `"BAD_USER_INPUT"`)
+	require.Contains(t, string(refused.Payload), "the limit is 2")
+	require.Equal(t, "complete", c.next().Type)
+
+	// The first subscription ends with its task, which frees its place.
+	sys.record(t, first, 1, 4)
+	require.Equal(t, []int64{2, 3, 4}, c.taskSeqs("1", "taskUpdated"))
+
+	c.subscribe("subscribe", "4", taskUpdatedQuery, map[string]any{"id": third.String()})
+	sys.record(t, third, 0, 1)
+
+	accepted := c.next()
+	require.Equal(t, "4", accepted.ID)
+	require.Equal(t, int64(1), eventSeq(t, accepted.Payload, "taskUpdated"))
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/loaders"
+	"github.com/meetgraph/meetgraph/store"
 )
 
 // Creator is the resolver for the creator field.
@@ -32,7 +33,15 @@ func (r *meetingResolver) Creator(ctx context.Context, obj *model.Meeting) (*mod
 
 // Participants is the resolver for the participants field.
 func (r *meetingResolver) Participants(ctx context.Context, obj *model.Meeting) ([]*model.Participant, error) {
-	return loadMeetingRelation(ctx, obj, "participants", loaders.From(ctx).Participants, participantModelFor(viewerID(ctx)))
+	rows, err := loadMeetingRelation(ctx, obj, "participants", loaders.From(ctx).Participants,
+		func(p *store.Participant) *store.Participant { return p })
+	if err != nil {
+		return nil, err
+	}
+
+	viewer := viewerID(ctx)
+
+	return convertAll(rows, participantModelFor(viewer, hostsMeeting(obj, rows, viewer))), nil
 }
 
 // Recordings is the resolver for the recordings field.

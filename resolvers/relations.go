@@ -48,10 +48,18 @@ func convertAll[S, M any](rows []S, convert func(S) M) []M {
 	return models
 }
 
-func participantModelFor(viewer uuid.UUID) func(*store.Participant) *model.Participant {
+// participantModelFor converts participants for viewer. A host of the
+// meeting sees every participant's e-mail address, so that they can reach
+// the people they meet with; other viewers see only their own.
+func participantModelFor(viewer uuid.UUID, viewerHosts bool) func(*store.Participant) *model.Participant {
 	return func(p *store.Participant) *model.Participant {
+		user := userModel(viewer, &p.User)
+		if viewerHosts {
+			user.Email = &p.User.Email
+		}
+
 		return &model.Participant{
-			User:      userModel(viewer, &p.User),
+			User:      user,
 			Role:      model.ParticipantRole(p.Role),
 			InvitedAt: p.InvitedAt,
 			JoinedAt:  p.JoinedAt,
@@ -100,4 +108,20 @@ func analysisModel(a *store.Analysis) *model.Analysis {
 	}
 
 	return analysis
+}
+
+// hostsMeeting reports whether viewer created the meeting or is one of its
+// hosts, read from the participants already loaded, so it costs no SQL.
+func hostsMeeting(meeting *model.Meeting, participants []*store.Participant, viewer uuid.UUID) bool {
+	if meeting.CreatorID == viewer.String() {
+		return true
+	}
+
+	for _, p := range participants {
+		if p.User.ID == viewer && p.Role == "HOST" {
+			return true
+		}
+	}
+
+	return false
 }

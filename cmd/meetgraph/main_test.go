@@ -393,3 +393,50 @@ func TestAllStopsWhenGatewayCannotListen(t *testing.T) {
 	require.ErrorContains(t, err, "MEETGRAPH_HTTP_ADDR")
 	require.NoError(t, ctx.Err(), "the workers must stop with the gateway, not keep the process running")
 }
+
+func TestHostsSeeParticipantEmails(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+
+	query := `query($id: ID!) { meeting(id: $id) { participants { user { name email } } } }`
+	variables := map[string]any{"id": store.SeedID("meeting:planning").String()}
+
+	emails := func(user string) map[string]any {
+		token := strings.TrimSpace(s.command(t, "token", "--user", user))
+		response := testenv.PostGraphQL(t, s.baseURL+"/query", token, query, variables)
+		require.Empty(t, response.Errors)
+
+		var data struct {
+			Meeting struct {
+				Participants []struct {
+					User struct {
+						Name  string
+						Email *string
+					}
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(response.Data, &data))
+
+		byName := map[string]any{}
+		for _, p := range data.Meeting.Participants {
+			if p.User.Email == nil {
+				byName[p.User.Name] = nil
+			} else {
+				byName[p.User.Name] = *p.User.Email
+			}
+		}
+
+		return byName
+	}
+
+	require.Equal(t, map[string]any{
+		"Alice Archer": "alice@example.com", "Bob Baker": "bob@example.com", "Carol Chen": "carol@example.com",
+	}, emails("alice@example.com"), "the host sees every participant's address")
+
+	require.Equal(t, map[string]any{
+		"Alice Archer": nil, "Bob Baker": "bob@example.com", "Carol Chen": nil,
+	}, emails("bob@example.com"), "an attendee sees only their own address")
+}

@@ -9,8 +9,12 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/meetgraph/meetgraph/metrics"
+	"github.com/meetgraph/meetgraph/tracing"
 )
 
 // Errors a publish can end with besides a closed connection.
@@ -202,6 +206,7 @@ func (p *Publisher) Publish(ctx context.Context, message Message) error {
 
 // Confirmation is a publish in flight.
 type Confirmation struct {
+	span      trace.Span
 	started   time.Time
 	publisher *Publisher
 	deferred  *amqp.DeferredConfirmation
@@ -235,6 +240,15 @@ func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, 
 		}
 	}
 
+	// The span continues the trace that the message's traceparent header
+	// names (the change that wrote it to the outbox) and ends at the confirm.
+	_, span := tracing.Tracer().Start(tracing.Extract(ctx, message.Headers), "publish "+message.Exchange,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.destination", message.Exchange),
+			attribute.String("messaging.rabbitmq.routing_key", message.RoutingKey),
+			attribute.String("messaging.message.id", message.MessageID)))
+
 	deferred, err := ch.PublishWithDeferredConfirm(message.Exchange, message.RoutingKey, !message.Optional, false, amqp.Publishing{
 		Headers:      message.Headers,
 		ContentType:  "application/json",
@@ -244,10 +258,13 @@ func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, 
 		Body:         message.Body,
 	})
 	if err != nil {
+		span.RecordError(err)
+		span.End()
+
 		return nil, fmt.Errorf("publish message %s to %s/%s: %w", message.MessageID, message.Exchange, message.RoutingKey, err)
 	}
 
-	return &Confirmation{started: time.Now(), publisher: p, deferred: deferred, messageID: message.MessageID, deadline: deadline, channel: ch}, nil
+	return &Confirmation{span: span, started: time.Now(), publisher: p, deferred: deferred, messageID: message.MessageID, deadline: deadline, channel: ch}, nil
 }
 
 // Wait waits for the broker's confirm, bounded by the publisher's timeout.
@@ -257,21 +274,26 @@ func (c *Confirmation) Wait(ctx context.Context) error {
 
 	metrics := c.publisher.metrics
 
+	defer c.span.End()
+
 	acked, err := c.deferred.WaitContext(ctx)
 	if err != nil {
 		metrics.PublishFailed("timeout")
+		c.span.SetStatus(codes.Error, "no confirm")
 
 		return fmt.Errorf("wait for confirm of message %s: %w", c.messageID, err)
 	}
 
 	if c.publisher.takeReturn(c.channel, c.messageID) {
 		metrics.PublishFailed("returned")
+		c.span.SetStatus(codes.Error, "returned as unroutable")
 
 		return fmt.Errorf("publish message %s: %w", c.messageID, ErrUnroutable)
 	}
 
 	if !acked {
 		metrics.PublishFailed("nacked")
+		c.span.SetStatus(codes.Error, "nacked")
 
 		return fmt.Errorf("publish message %s: %w (nack or closed channel)", c.messageID, ErrNacked)
 	}

@@ -53,18 +53,27 @@ func TestOneTraceFromMutationToEvent(t *testing.T) {
 
 	traceID := mutation.SpanContext().TraceID()
 
-	var worker *tracetest.SpanStub
-	testenv.Eventually(t, 10*time.Second, func() error {
-		for _, span := range exporter.GetSpans() {
-			if span.Name == "process task NOOP" {
-				worker = &span
+	spanNamed := func(name string) *tracetest.SpanStub {
+		var found *tracetest.SpanStub
 
-				return nil
+		testenv.Eventually(t, 10*time.Second, func() error {
+			for _, span := range exporter.GetSpans() {
+				if span.Name == name && span.SpanContext.TraceID() == traceID {
+					found = &span
+
+					return nil
+				}
 			}
-		}
 
-		return testenv.ErrNotYet
-	})
+			return testenv.ErrNotYet
+		})
+
+		return found
+	}
+
+	publish := spanNamed("publish meetgraph.tasks")
+	worker := spanNamed("process task NOOP")
+	require.Equal(t, mutation.SpanContext().SpanID(), publish.Parent.SpanID(), "the outbox publish continues the mutation")
 	require.Equal(t, traceID, worker.SpanContext.TraceID(), "the worker continues the mutation's trace")
 
 	var terminal *events.TaskEvent

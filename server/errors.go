@@ -30,6 +30,20 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return presented
 		}
 
+		// The request's deadline (MEETGRAPH_REQUEST_TIMEOUT) passed while a
+		// resolver waited: the client may retry, perhaps asking for less.
+		if errors.Is(err, context.DeadlineExceeded) {
+			logger.WarnContext(ctx, "resolver timed out",
+				slog.String("request_id", RequestID(ctx)),
+				slog.String("path", presented.Path.String()),
+				slog.Any("error", err))
+
+			presented.Message = "request timed out: the server stopped it at its time limit; retry, or ask for less"
+			setCode(presented, apperr.Unavailable)
+
+			return presented
+		}
+
 		requestID := RequestID(ctx)
 		logger.ErrorContext(ctx, "resolver failed",
 			slog.String("request_id", requestID),

@@ -267,7 +267,20 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	}
 
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
-	writeJSONResponse(w, mediaType, http.StatusOK, responses(ctx))
+
+	response := responses(ctx)
+	if response == nil {
+		// gqlgen returns no response at all when the request's context ended
+		// before execution: the client left, or the request timeout passed.
+		writeJSONResponse(w, mediaType, http.StatusServiceUnavailable, requestErrors{Errors: gqlerror.List{{
+			Message:    "request timed out: the server stopped it at its time limit; retry, or ask for less",
+			Extensions: map[string]any{"code": string(apperr.Unavailable)},
+		}}})
+
+		return
+	}
+
+	writeJSONResponse(w, mediaType, http.StatusOK, response)
 }
 
 // writeRequestError rejects a request that is not a well-formed

@@ -294,3 +294,17 @@ func TestProductionModeHidesPlaygroundAndSchema(t *testing.T) {
 	response = testenv.PostGraphQL(t, baseURL+"/query", "", `{ __typename }`, nil)
 	require.Empty(t, response.Errors, "__typename is not introspection")
 }
+
+func TestRequestTimeoutIsUnavailable(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t, "--request-timeout", "1ns")
+
+	response := testenv.PostGraphQL(t, s.baseURL+"/query", token, `{ meetings(first: 5) { edges { node { title } } } }`, nil)
+	require.NotEmpty(t, response.Errors, "%d %s", response.Status, response.Data)
+	require.Equal(t, "UNAVAILABLE", response.Errors[0].Code())
+	require.Contains(t, response.Errors[0].Message, "timed out")
+
+	status, _ := get(t, s.baseURL+"/healthz")
+	require.Equal(t, http.StatusOK, status, "endpoints other than /query have no request time limit")
+}

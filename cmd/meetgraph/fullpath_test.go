@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,6 +243,66 @@ func TestSpeechThroughWholePipeline(t *testing.T) {
 	}
 
 	require.Contains(t, stages, "transcode", "recording stages %v", stages)
+
+	transcription := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "TRANSCRIPTION"))
+	requireOrderedSuccess(t, "TRANSCRIPTION", transcription)
+
+	summary := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "SUMMARY"))
+	requireOrderedSuccess(t, "SUMMARY", summary)
+
+	requireProcessedMeeting(t, s, alice, meetingID, speech)
+}
+
+func TestRecordingRetriesWhileS3Down(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	settings := settingArgs(t, databaseURL)
+	endpoint := slices.Index(settings, "--s3-endpoint") + 1
+	proxy := testenv.NewProxy(t, strings.TrimPrefix(settings[endpoint], "http://"))
+	settings[endpoint] = "http://" + proxy.Addr
+
+	// The gateway checks S3 when it starts, so the proxy is cut only
+	// after the upload, before the worker fetches the upload.
+	s := launchSystem(t, "all", databaseURL, settings, "--retry-delays", "1s,1s,1s,1s,1s,1s")
+	s.command(t, "seed")
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+
+	meetingID, speech := speechMeeting(t, s, alice)
+
+	proxy.Cut()
+
+	recordingTask := endMeeting(t, s, alice, meetingID)
+
+	testenv.Eventually(t, time.Minute, func() error {
+		data := graphQLData(t, s, alice, `query ($id: ID!) { task(id: $id) { status attempts lastError } }`,
+			map[string]any{"id": recordingTask})
+		if field(data, "task", "lastError") == nil {
+			return fmt.Errorf("recording task %s has not failed yet: %v", recordingTask, data)
+		}
+
+		return nil
+	})
+
+	proxy.Restore()
+
+	// The subscription replays the stored events first, so nothing is lost
+	// by subscribing after the retry.
+	recording := followTaskEvents(t, s, alice, recordingTask)
+	requireOrderedSuccess(t, "RECORDING", recording)
+	require.GreaterOrEqual(t, recording[len(recording)-1].Task.Attempts, 2)
+
+	var retries []taskEvent
+
+	for _, event := range recording {
+		if event.Stage == "retry" {
+			retries = append(retries, event)
+		}
+	}
+
+	require.NotEmpty(t, retries, "no retry among %+v", recording)
+	require.Equal(t, "QUEUED", retries[0].Status)
+	require.Contains(t, retries[0].Message, "attempt 1 failed")
 
 	transcription := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "TRANSCRIPTION"))
 	requireOrderedSuccess(t, "TRANSCRIPTION", transcription)

@@ -15,43 +15,26 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meetgraph/meetgraph/internal/gqlclient"
 	"github.com/meetgraph/meetgraph/internal/testenv"
 	"github.com/meetgraph/meetgraph/store"
 )
-
-const followTask = `subscription ($id: ID!) {
-	taskUpdated(id: $id) { seq status progress stage message terminal task { kind attempts } }
-}`
-
-// taskEvent is one taskUpdated event as a client sees it.
-type taskEvent struct {
-	Seq      int64   `json:"seq"`
-	Status   string  `json:"status"`
-	Progress float64 `json:"progress"`
-	Stage    string  `json:"stage"`
-	Message  string  `json:"message"`
-	Terminal bool    `json:"terminal"`
-	Task     struct {
-		Kind     string `json:"kind"`
-		Attempts int    `json:"attempts"`
-	} `json:"task"`
-}
 
 // followTaskEvents subscribes to taskUpdated over graphql-transport-ws and
 // returns every event until the subscription completes. Speech recognition
 // may go quiet for longer than wsClient.next waits, so it reads with its own
 // deadline.
-func followTaskEvents(t *testing.T, s *system, token, taskID string) []taskEvent {
+func followTaskEvents(t *testing.T, s *system, token, taskID string) []demoTaskEvent {
 	t.Helper()
 
 	client := dialWS(t, s.baseURL, "graphql-transport-ws", nil)
 	client.init(token)
-	client.subscribe("subscribe", "1", followTask, map[string]any{"id": taskID})
+	client.subscribe("subscribe", "1", demoTaskEvents, map[string]any{"id": taskID})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	var events []taskEvent
+	var events []demoTaskEvent
 
 	for {
 		_, data, err := client.conn.Read(ctx)
@@ -68,8 +51,8 @@ func followTaskEvents(t *testing.T, s *system, token, taskID string) []taskEvent
 			return events
 		case "next":
 			var result struct {
-				Data   struct{ TaskUpdated taskEvent } `json:"data"`
-				Errors []json.RawMessage               `json:"errors"`
+				Data   struct{ TaskUpdated demoTaskEvent } `json:"data"`
+				Errors []json.RawMessage                   `json:"errors"`
 			}
 			require.NoError(t, json.Unmarshal(message.Payload, &result))
 			require.Empty(t, result.Errors, "event of task %s: %s", taskID, message.Payload)
@@ -82,7 +65,7 @@ func followTaskEvents(t *testing.T, s *system, token, taskID string) []taskEvent
 
 // requireOrderedSuccess checks that events are numbered 1, 2, … with
 // progress within [0, 1], and that only the last is terminal and SUCCEEDED.
-func requireOrderedSuccess(t *testing.T, kind string, events []taskEvent) {
+func requireOrderedSuccess(t *testing.T, kind string, events []demoTaskEvent) {
 	t.Helper()
 
 	require.NotEmpty(t, events, "%s task sent no events", kind)
@@ -178,6 +161,20 @@ func meetingTaskID(t *testing.T, s *system, token, meetingID, kind string) strin
 	return id
 }
 
+// requireChainSucceeds follows the transcription and summary tasks that
+// the recording task queued, then checks what they left behind.
+func requireChainSucceeds(t *testing.T, s *system, token, meetingID, speech string) {
+	t.Helper()
+
+	transcription := followTaskEvents(t, s, token, meetingTaskID(t, s, token, meetingID, "TRANSCRIPTION"))
+	requireOrderedSuccess(t, "TRANSCRIPTION", transcription)
+
+	summary := followTaskEvents(t, s, token, meetingTaskID(t, s, token, meetingID, "SUMMARY"))
+	requireOrderedSuccess(t, "SUMMARY", summary)
+
+	requireProcessedMeeting(t, s, token, meetingID, speech)
+}
+
 // requireProcessedMeeting checks what the whole chain left behind: the
 // playback object as long as the speech, a READY recording with a URL, a
 // transcript with timed segments and a summary.
@@ -244,13 +241,7 @@ func TestSpeechThroughWholePipeline(t *testing.T) {
 
 	require.Contains(t, stages, "transcode", "recording stages %v", stages)
 
-	transcription := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "TRANSCRIPTION"))
-	requireOrderedSuccess(t, "TRANSCRIPTION", transcription)
-
-	summary := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "SUMMARY"))
-	requireOrderedSuccess(t, "SUMMARY", summary)
-
-	requireProcessedMeeting(t, s, alice, meetingID, speech)
+	requireChainSucceeds(t, s, alice, meetingID, speech)
 }
 
 func TestRecordingRetriesWhileS3Down(t *testing.T) {
@@ -292,7 +283,7 @@ func TestRecordingRetriesWhileS3Down(t *testing.T) {
 	requireOrderedSuccess(t, "RECORDING", recording)
 	require.GreaterOrEqual(t, recording[len(recording)-1].Task.Attempts, 2)
 
-	var retries []taskEvent
+	var retries []demoTaskEvent
 
 	for _, event := range recording {
 		if event.Stage == "retry" {
@@ -304,11 +295,46 @@ func TestRecordingRetriesWhileS3Down(t *testing.T) {
 	require.Equal(t, "QUEUED", retries[0].Status)
 	require.Contains(t, retries[0].Message, "attempt 1 failed")
 
-	transcription := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "TRANSCRIPTION"))
-	requireOrderedSuccess(t, "TRANSCRIPTION", transcription)
+	requireChainSucceeds(t, s, alice, meetingID, speech)
+}
 
-	summary := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "SUMMARY"))
-	requireOrderedSuccess(t, "SUMMARY", summary)
+func TestDemoFollowsTaskChain(t *testing.T) {
+	t.Parallel()
 
-	requireProcessedMeeting(t, s, alice, meetingID, speech)
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+
+	output := s.command(t, "demo", "--url", s.baseURL+"/query", "--user", "alice@example.com", "--timeout", "2m")
+	t.Log(output)
+
+	for _, kind := range []string{"RECORDING", "TRANSCRIPTION", "SUMMARY"} {
+		require.Regexp(t, `(?m)^`+kind+` +#\d+ +SUCCEEDED +100\.0%`, output, "%s task's terminal event", kind)
+	}
+
+	require.Regexp(t, `(?m)^RECORDING +#\d+ +RUNNING`, output, "the recording task's events before its end")
+	require.Regexp(t, `(?m)^recording READY, \d+\.\d\d s$`, output)
+	require.Regexp(t, `(?m)^transcript: \S`, output)
+	require.Regexp(t, `(?m)^  \[ *\d+\.\d\d – +\d+\.\d\d\] \S`, output, "timed segments")
+	require.Regexp(t, `(?m)^summary: \S`, output)
+}
+
+func TestSubscribeClientReturnsErrors(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+	ctx := testenv.Context(t, 30*time.Second)
+	unexpected := func(data json.RawMessage) error { return fmt.Errorf("unexpected result %s", data) }
+
+	err := gqlclient.Subscribe(ctx, s.baseURL+"/query", "not-a-token", demoTaskEvents,
+		map[string]any{"id": uuid.NewString()}, unexpected)
+	require.ErrorContains(t, err, "4403")
+
+	err = gqlclient.Subscribe(ctx, s.baseURL+"/query", alice, demoTaskEvents,
+		map[string]any{"id": uuid.NewString()}, unexpected)
+	require.ErrorContains(t, err, "NOT_FOUND")
+
+	err = gqlclient.Subscribe(ctx, "ftp://"+strings.TrimPrefix(s.baseURL, "http://"), alice, demoTaskEvents, nil, unexpected)
+	require.ErrorContains(t, err, "invalid GraphQL endpoint")
 }

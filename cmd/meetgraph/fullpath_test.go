@@ -111,11 +111,19 @@ func speechMeeting(t *testing.T, s *system, alice string) (string, string) {
 	meetingID := field(created, "createMeeting", "id").(string)
 	graphQLData(t, s, alice, `mutation ($id: ID!) { startMeeting(id: $id) { status } }`, map[string]any{"id": meetingID})
 
+	return meetingID, uploadSpeech(t, s, alice, meetingID)
+}
+
+// uploadSpeech uploads synthesised speech to the meeting as a GraphQL
+// multipart request and returns the speech file.
+func uploadSpeech(t *testing.T, s *system, token, meetingID string) string {
+	t.Helper()
+
 	speech := testenv.Speech(t, testenv.DemoSentences)
-	response := testenv.PostUpload(t, s.baseURL+"/query", alice, fileUpload(t, meetingID, speech))
+	response := testenv.PostUpload(t, s.baseURL+"/query", token, fileUpload(t, meetingID, speech))
 	require.Empty(t, response.Errors, "uploadRecording")
 
-	return meetingID, speech
+	return speech
 }
 
 // endMeeting ends the meeting and returns its recording task's id.
@@ -241,6 +249,28 @@ func TestSpeechThroughWholePipeline(t *testing.T) {
 
 	require.Contains(t, stages, "transcode", "recording stages %v", stages)
 
+	requireChainSucceeds(t, s, alice, meetingID, speech)
+}
+
+func TestUploadAfterEndRunsPipeline(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t))
+	s.command(t, "seed")
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+
+	created := graphQLData(t, s, alice, `mutation { createMeeting(input: {title: "Late upload"}) { id } }`, nil)
+	meetingID := field(created, "createMeeting", "id").(string)
+	ids := map[string]any{"id": meetingID}
+	graphQLData(t, s, alice, `mutation ($id: ID!) { startMeeting(id: $id) { status } }`, ids)
+
+	ended := graphQLData(t, s, alice, `mutation ($id: ID!) { endMeeting(id: $id) { recordingTask { id } } }`, ids)
+	require.Nil(t, field(ended, "endMeeting", "recordingTask"), "nothing was uploaded before the end")
+
+	speech := uploadSpeech(t, s, alice, meetingID)
+
+	recording := followTaskEvents(t, s, alice, meetingTaskID(t, s, alice, meetingID, "RECORDING"))
+	requireOrderedSuccess(t, "RECORDING", recording)
 	requireChainSucceeds(t, s, alice, meetingID, speech)
 }
 

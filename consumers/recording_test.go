@@ -28,6 +28,15 @@ func newProcessor(t *testing.T, f *fixture) *consumers.RecordingProcessor {
 	}
 }
 
+func newTranscriber(t *testing.T, f *fixture) *consumers.Transcriber {
+	t.Helper()
+
+	return &consumers.Transcriber{
+		Store: f.store, Objects: f.objects, Recognizer: speech.Pocketsphinx{}, WorkDir: t.TempDir(),
+		Enqueuer: f.store, Logger: testenv.Logger(t),
+	}
+}
+
 func TestSpeechPipeline(t *testing.T) {
 	t.Parallel()
 
@@ -81,10 +90,7 @@ func TestSpeechPipeline(t *testing.T) {
 
 	require.Equal(t, []string{store.TaskKindTranscription}, f.queuedTasks(t))
 
-	transcriber := &consumers.Transcriber{
-		Store: f.store, Objects: f.objects, Recognizer: speech.Pocketsphinx{}, WorkDir: t.TempDir(),
-		Enqueuer: f.store, Logger: testenv.Logger(t),
-	}
+	transcriber := newTranscriber(t, f)
 
 	transcriptionJob, _ := f.job(t, store.TaskKindTranscription, &recording.ID)
 	require.NoError(t, transcriber.Handle(t.Context(), transcriptionJob))
@@ -319,10 +325,7 @@ func TestRedeliveryQueuesFollowUpOnce(t *testing.T) {
 	require.NoError(t, processor.Handle(t.Context(), job))
 	require.Equal(t, []string{store.TaskKindTranscription}, f.queuedTasks(t))
 
-	transcriber := &consumers.Transcriber{
-		Store: f.store, Objects: f.objects, Recognizer: speech.Pocketsphinx{}, WorkDir: t.TempDir(),
-		Enqueuer: f.store, Logger: testenv.Logger(t),
-	}
+	transcriber := newTranscriber(t, f)
 	transcriptionJob, _ := f.job(t, store.TaskKindTranscription, &recording.ID)
 
 	require.NoError(t, transcriber.Handle(t.Context(), transcriptionJob))

@@ -226,8 +226,9 @@ func (s *demoSession) follow(ctx context.Context, taskID string) error {
 			}
 
 			last = result.TaskUpdated
-			s.printf("%-13s #%-3d %-10s %5.1f%%  %-10s %s\n", last.Task.Kind, last.Seq, last.Status,
+			line := fmt.Sprintf("%-13s #%-3d %-10s %5.1f%%  %-10s %s", last.Task.Kind, last.Seq, last.Status,
 				last.Progress*100, last.Stage, last.Message)
+			s.printf("%s\n", strings.TrimRight(line, " "))
 
 			return nil
 		})

@@ -68,7 +68,7 @@ func (p *RecordingProcessor) Handle(ctx context.Context, job Job) error {
 		logger.Info("recording already processed; queueing its transcription only")
 	}
 
-	transcription, err := p.Enqueuer.EnqueueTask(ctx, job.MeetingID, &recording.ID, store.TaskKindTranscription)
+	transcription, err := p.Enqueuer.EnqueueFollowUp(ctx, job.TaskID, job.MeetingID, &recording.ID, store.TaskKindTranscription)
 	if err != nil {
 		return fmt.Errorf("queue transcription of recording %s: %w", recording.ID, err)
 	}

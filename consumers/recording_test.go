@@ -28,6 +28,15 @@ func newProcessor(t *testing.T, f *fixture) *consumers.RecordingProcessor {
 	}
 }
 
+func newTranscriber(t *testing.T, f *fixture) *consumers.Transcriber {
+	t.Helper()
+
+	return &consumers.Transcriber{
+		Store: f.store, Objects: f.objects, Recognizer: speech.Pocketsphinx{}, WorkDir: t.TempDir(),
+		Enqueuer: f.store, Logger: testenv.Logger(t),
+	}
+}
+
 func TestSpeechPipeline(t *testing.T) {
 	t.Parallel()
 
@@ -81,10 +90,7 @@ func TestSpeechPipeline(t *testing.T) {
 
 	require.Equal(t, []string{store.TaskKindTranscription}, f.queuedTasks(t))
 
-	transcriber := &consumers.Transcriber{
-		Store: f.store, Objects: f.objects, Recognizer: speech.Pocketsphinx{}, WorkDir: t.TempDir(),
-		Enqueuer: f.store, Logger: testenv.Logger(t),
-	}
+	transcriber := newTranscriber(t, f)
 
 	transcriptionJob, _ := f.job(t, store.TaskKindTranscription, &recording.ID)
 	require.NoError(t, transcriber.Handle(t.Context(), transcriptionJob))
@@ -301,4 +307,35 @@ func TestRecordingDatabaseDown(t *testing.T) {
 	ready, err := f.store.RecordingByID(t.Context(), recording.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.RecordingReady, ready.Status)
+}
+
+// A worker may stop after a handler queued its follow-up task but before
+// the runner marked the task SUCCEEDED, and the broker then delivers the
+// task again. The second run must not queue a second follow-up.
+func TestRedeliveryQueuesFollowUpOnce(t *testing.T) {
+	t.Parallel()
+
+	f := setup(t)
+	recording := f.upload(t, testenv.Speech(t, "Hello everyone. Welcome to the meeting."))
+
+	processor := newProcessor(t, f)
+	job, _ := f.job(t, store.TaskKindRecording, nil)
+
+	require.NoError(t, processor.Handle(t.Context(), job))
+	require.NoError(t, processor.Handle(t.Context(), job))
+	require.Equal(t, []string{store.TaskKindTranscription}, f.queuedTasks(t))
+
+	transcriber := newTranscriber(t, f)
+	transcriptionJob, _ := f.job(t, store.TaskKindTranscription, &recording.ID)
+
+	require.NoError(t, transcriber.Handle(t.Context(), transcriptionJob))
+	require.NoError(t, transcriber.Handle(t.Context(), transcriptionJob))
+	require.Equal(t, []string{store.TaskKindTranscription, store.TaskKindSummary}, f.queuedTasks(t))
+
+	// A transcription that a user requests again is new work, so it queues
+	// a summary of its own.
+	again, _ := f.job(t, store.TaskKindTranscription, &recording.ID)
+	require.NoError(t, transcriber.Handle(t.Context(), again))
+	require.Equal(t, []string{store.TaskKindTranscription, store.TaskKindSummary, store.TaskKindSummary},
+		f.queuedTasks(t))
 }

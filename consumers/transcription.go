@@ -67,7 +67,7 @@ func (t *Transcriber) Handle(ctx context.Context, job Job) error {
 		return err
 	}
 
-	summary, err := t.Enqueuer.EnqueueTask(ctx, job.MeetingID, &recording.ID, store.TaskKindSummary)
+	summary, err := t.Enqueuer.EnqueueFollowUp(ctx, job.TaskID, job.MeetingID, &recording.ID, store.TaskKindSummary)
 	if err != nil {
 		return fmt.Errorf("queue summary of meeting %s: %w", job.MeetingID, err)
 	}

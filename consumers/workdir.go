@@ -108,7 +108,10 @@ type progressReporter struct {
 
 func (p *progressReporter) report(fraction float64) {
 	progress := p.from + (p.to-p.from)*fraction
-	if progress-p.last < reportStep && fraction < 1 {
+
+	// Completion is always worth an event, but only once: ffmpeg reports 1
+	// for its last position and again for progress=end.
+	if progress <= p.last || (progress-p.last < reportStep && fraction < 1) {
 		return
 	}
 

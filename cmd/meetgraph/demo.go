@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/meetgraph/meetgraph/internal/gqlclient"
@@ -17,24 +18,23 @@ import (
 const demoSentences = "Hello everyone. Welcome to the weekly planning meeting. " +
 	"Today we discuss the budget and the release schedule. Thank you all for joining."
 
-// demoPollInterval is the pause between two polls of the task's state.
-const demoPollInterval = 250 * time.Millisecond
-
 // The GraphQL operations of the demo.
-//
-// NOTE: the arguments and results of createMeeting, startMeeting and
-// endMeeting are assumed, because the mutation side defines them. This
-// command has not yet run end to end in this repository's tests.
 const (
 	demoCreateMeeting = `mutation($title: String!) { createMeeting(input: {title: $title}) { id title } }`
 	demoStartMeeting  = `mutation($id: ID!) { startMeeting(id: $id) { id status } }`
 	demoUpload        = `mutation($meetingId: ID!, $file: Upload!) {
 		uploadRecording(meetingId: $meetingId, file: $file) { id status sizeBytes } }`
-	demoEndMeeting = `mutation($id: ID!) { endMeeting(id: $id) { id kind status } }`
-	demoTaskQuery  = `query($id: ID!) { task(id: $id) { id kind status progress lastSeq lastError } }`
-	demoAnalysis   = `query($id: ID!) { meeting(id: $id) { analysis {
-		transcript { text segments { start end text } } summary keywords } } }`
+	demoEndMeeting = `mutation($id: ID!) { endMeeting(id: $id) { meeting { status } recordingTask { id kind } } }`
+	demoTaskEvents = `subscription($id: ID!) {
+		taskUpdated(id: $id) { seq status progress stage message terminal task { id kind attempts lastError } } }`
+	demoMeetingTasks = `query($id: ID!) { meeting(id: $id) { tasks { id kind } } }`
+	demoAnalysis     = `query($id: ID!) { meeting(id: $id) {
+		recordings { status durationSeconds }
+		analysis { transcript { text segments { start end text } } summary keywords } } }`
 )
+
+// demoChain is the order in which tasks follow each other after endMeeting.
+var demoChain = []string{"RECORDING", "TRANSCRIPTION", "SUMMARY"}
 
 // DemoCmd runs the main job on real input against a running meetgraph.
 type DemoCmd struct {
@@ -42,20 +42,31 @@ type DemoCmd struct {
 	User    string        `name:"user" default:"alice@example.com" help:"Id or e-mail address of the user who hosts the demo meeting; needs create_meeting."`
 	Text    string        `name:"text" default:"${demo_text}" help:"Text spoken by the synthesised voice."`
 	Espeak  string        `name:"espeak" default:"espeak-ng" help:"espeak-ng command or path."`
-	Timeout time.Duration `name:"timeout" default:"5m" help:"How long to wait for the transcript (duration)."`
+	Timeout time.Duration `name:"timeout" default:"5m" help:"How long the demo may wait for the recording, transcription and summary tasks together (duration)."`
 }
 
-type demoTask struct {
-	ID        string  `json:"id"`
-	Kind      string  `json:"kind"`
-	Status    string  `json:"status"`
-	Progress  float64 `json:"progress"`
-	LastSeq   int64   `json:"lastSeq"`
-	LastError *string `json:"lastError"`
+// demoTaskEvent is one taskUpdated event.
+type demoTaskEvent struct {
+	Seq      int64   `json:"seq"`
+	Status   string  `json:"status"`
+	Progress float64 `json:"progress"`
+	Stage    string  `json:"stage"`
+	Message  string  `json:"message"`
+	Terminal bool    `json:"terminal"`
+	Task     struct {
+		ID        string  `json:"id"`
+		Kind      string  `json:"kind"`
+		Attempts  int     `json:"attempts"`
+		LastError *string `json:"lastError"`
+	} `json:"task"`
 }
 
 type demoAnalysisResult struct {
 	Meeting struct {
+		Recordings []struct {
+			Status          string   `json:"status"`
+			DurationSeconds *float64 `json:"durationSeconds"`
+		} `json:"recordings"`
 		Analysis *struct {
 			Transcript *struct {
 				Text     string `json:"text"`
@@ -108,18 +119,47 @@ func (c *DemoCmd) Run(env *environment) error {
 		return err
 	}
 
-	var ended struct{ EndMeeting demoTask }
-	if err := session.call(ctx, demoEndMeeting, map[string]any{"id": meetingID}, &ended); err != nil {
+	if err := session.endAndFollow(ctx, meetingID); err != nil {
 		return err
 	}
 
-	session.printf("meeting ended; recording task %s queued\n", ended.EndMeeting.ID)
+	return session.printResults(ctx, meetingID)
+}
 
-	if err := session.follow(ctx, ended.EndMeeting.ID); err != nil {
+// endAndFollow ends the meeting and follows the recording task it queues,
+// then the transcription and summary tasks that each queues the next.
+func (s *demoSession) endAndFollow(ctx context.Context, meetingID string) error {
+	var ended struct {
+		EndMeeting struct {
+			RecordingTask *struct{ ID string } `json:"recordingTask"`
+		} `json:"endMeeting"`
+	}
+	if err := s.call(ctx, demoEndMeeting, map[string]any{"id": meetingID}, &ended); err != nil {
 		return err
 	}
 
-	return session.printTranscript(ctx, meetingID)
+	if ended.EndMeeting.RecordingTask == nil {
+		return fmt.Errorf("endMeeting of meeting %s queued no recording task although the upload succeeded", meetingID)
+	}
+
+	s.printf("meeting ended; following its tasks over a taskUpdated subscription\n")
+
+	taskID := ended.EndMeeting.RecordingTask.ID
+	for i, kind := range demoChain {
+		if i > 0 {
+			// The previous task queued this one before it succeeded.
+			var err error
+			if taskID, err = s.chainedTask(ctx, meetingID, kind); err != nil {
+				return err
+			}
+		}
+
+		if err := s.follow(ctx, taskID); err != nil {
+			return err
+		}
+	}
+
+	return nil
 }
 
 // prepareMeeting creates and starts a meeting and uploads the speech to it.
@@ -173,74 +213,99 @@ func (s *demoSession) prepareMeeting(ctx context.Context, speech string) (string
 	return meetingID, nil
 }
 
-// follow polls the task and prints each change until it is terminal.
-//
-// TODO: subscribe to taskUpdated(id, afterSeq) instead, which also
-// delivers each event's stage and message.
+// follow prints each event of the task as the subscription delivers it,
+// and returns an error unless the task succeeds.
 func (s *demoSession) follow(ctx context.Context, taskID string) error {
-	var lastSeq int64 = -1
+	var last demoTaskEvent
 
-	for {
-		var result struct{ Task demoTask }
-		if err := s.call(ctx, demoTaskQuery, map[string]any{"id": taskID}, &result); err != nil {
-			return err
-		}
-
-		task := result.Task
-		if task.LastSeq != lastSeq {
-			lastSeq = task.LastSeq
-			s.printf("task %s %-13s seq %3d  %-10s %5.1f%%\n", task.ID[:8], task.Kind, task.LastSeq, task.Status,
-				task.Progress*100)
-		}
-
-		switch task.Status {
-		case "SUCCEEDED":
-			return nil
-		case "FAILED", "CANCELLED", "DEAD_LETTERED":
-			reason := "no reason recorded"
-			if task.LastError != nil {
-				reason = *task.LastError
+	err := gqlclient.Subscribe(ctx, s.endpoint, s.token, demoTaskEvents, map[string]any{"id": taskID},
+		func(data json.RawMessage) error {
+			var result struct{ TaskUpdated demoTaskEvent }
+			if err := json.Unmarshal(data, &result); err != nil {
+				return fmt.Errorf("decode event of task %s: %w", taskID, err)
 			}
 
-			return fmt.Errorf("task %s ended %s: %s", task.ID, task.Status, reason)
+			last = result.TaskUpdated
+			line := fmt.Sprintf("%-13s #%-3d %-10s %5.1f%%  %-10s %s", last.Task.Kind, last.Seq, last.Status,
+				last.Progress*100, last.Stage, last.Message)
+			s.printf("%s\n", strings.TrimRight(line, " "))
+
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("follow task %s: %w", taskID, err)
+	}
+
+	if !last.Terminal {
+		return fmt.Errorf("subscription to task %s completed before its terminal event", taskID)
+	}
+
+	if last.Status != "SUCCEEDED" {
+		reason := "no reason recorded"
+		if last.Task.LastError != nil {
+			reason = *last.Task.LastError
 		}
 
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for task %s: %w", taskID, ctx.Err())
-		case <-time.After(demoPollInterval):
-		}
+		return fmt.Errorf("task %s ended %s after %d attempts: %s", taskID, last.Status, last.Task.Attempts, reason)
 	}
+
+	return nil
 }
 
-// printTranscript waits for the chained transcription and prints it.
-func (s *demoSession) printTranscript(ctx context.Context, meetingID string) error {
-	for {
-		var result demoAnalysisResult
-		if err := s.call(ctx, demoAnalysis, map[string]any{"id": meetingID}, &result); err != nil {
-			return err
-		}
-
-		if analysis := result.Meeting.Analysis; analysis != nil && analysis.Transcript != nil {
-			s.printf("\ntranscript: %s\n", analysis.Transcript.Text)
-
-			for _, segment := range analysis.Transcript.Segments {
-				s.printf("  [%6.2f – %6.2f] %s\n", segment.Start, segment.End, segment.Text)
-			}
-
-			if analysis.Summary != nil {
-				s.printf("summary: %s\nkeywords: %v\n", *analysis.Summary, analysis.Keywords)
-			}
-
-			return nil
-		}
-
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the transcript of meeting %s: %w", meetingID, ctx.Err())
-		case <-time.After(demoPollInterval):
+// chainedTask returns the id of the meeting's newest task of kind.
+func (s *demoSession) chainedTask(ctx context.Context, meetingID, kind string) (string, error) {
+	var result struct {
+		Meeting struct {
+			Tasks []struct{ ID, Kind string }
 		}
 	}
+	if err := s.call(ctx, demoMeetingTasks, map[string]any{"id": meetingID}, &result); err != nil {
+		return "", err
+	}
+
+	// Tasks are listed oldest first, and a retried upload may have queued
+	// more than one of a kind.
+	for i := len(result.Meeting.Tasks) - 1; i >= 0; i-- {
+		if task := result.Meeting.Tasks[i]; task.Kind == kind {
+			return task.ID, nil
+		}
+	}
+
+	return "", fmt.Errorf("meeting %s has no %s task, although the previous task succeeded", meetingID, kind)
+}
+
+// printResults prints the recording's duration, the transcript with its
+// timed segments and the summary.
+func (s *demoSession) printResults(ctx context.Context, meetingID string) error {
+	var result demoAnalysisResult
+	if err := s.call(ctx, demoAnalysis, map[string]any{"id": meetingID}, &result); err != nil {
+		return err
+	}
+
+	for _, recording := range result.Meeting.Recordings {
+		if recording.DurationSeconds != nil {
+			s.printf("\nrecording %s, %.2f s\n", recording.Status, *recording.DurationSeconds)
+		}
+	}
+
+	analysis := result.Meeting.Analysis
+	if analysis == nil || analysis.Transcript == nil {
+		return fmt.Errorf("meeting %s has no transcript although its transcription succeeded", meetingID)
+	}
+
+	s.printf("\ntranscript: %s\n", analysis.Transcript.Text)
+
+	for _, segment := range analysis.Transcript.Segments {
+		s.printf("  [%6.2f – %6.2f] %s\n", segment.Start, segment.End, segment.Text)
+	}
+
+	if analysis.Summary == nil {
+		return fmt.Errorf("meeting %s has no summary although its summary task succeeded", meetingID)
+	}
+
+	s.printf("\nsummary: %s\nkeywords: %s\n", *analysis.Summary, strings.Join(analysis.Keywords, ", "))
+
+	return nil
 }
 
 // call runs one GraphQL operation and decodes its data into out, when not nil.

@@ -1,5 +1,6 @@
 // Package gqlclient is a small GraphQL-over-HTTP client for meetgraph's
-// tests and demo: JSON requests and GraphQL multipart uploads.
+// tests and demo: JSON requests, GraphQL multipart uploads and
+// subscriptions over graphql-transport-ws.
 package gqlclient
 
 import (

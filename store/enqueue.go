@@ -41,6 +41,7 @@ func (s *Store) EnqueueFollowUp(ctx context.Context, parentID, meetingID uuid.UU
 func (s *Store) enqueue(ctx context.Context, input newTask) (uuid.UUID, error) {
 	var (
 		taskID   uuid.UUID
+		created  *Task
 		messages []OutboxMessage
 	)
 
@@ -54,12 +55,12 @@ func (s *Store) enqueue(ctx context.Context, input newTask) (uuid.UUID, error) {
 			}
 		}
 
-		task, created, err := s.createTask(ctx, tx, input)
+		task, taskMessages, err := s.createTask(ctx, tx, input)
 		if err != nil {
 			return err
 		}
 
-		taskID, messages = task.ID, created
+		taskID, created, messages = task.ID, task, taskMessages
 
 		return nil
 	})
@@ -68,7 +69,7 @@ func (s *Store) enqueue(ctx context.Context, input newTask) (uuid.UUID, error) {
 	}
 
 	s.afterCommit(messages)
-	s.observeCreated(task)
+	s.observeCreated(created)
 
 	return taskID, nil
 }

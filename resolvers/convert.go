@@ -9,6 +9,7 @@ import (
 	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph/model"
+	"github.com/meetgraph/meetgraph/loaders"
 	"github.com/meetgraph/meetgraph/store"
 )
 
@@ -103,4 +104,25 @@ func taskModel(t *store.Task) *model.Task {
 		FinishedAt: t.FinishedAt,
 		MeetingID:  t.MeetingID.String(),
 	}
+}
+
+// meetingForOperator returns the meeting with id when the caller holds the
+// operator permission, whose dead-letter tools span every meeting, and
+// store.ErrNotFound for everyone else.
+func (r *Resolver) meetingForOperator(ctx context.Context, id uuid.UUID) (*store.Meeting, error) {
+	viewer, err := auth.UserID(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	user, err := loaders.From(ctx).Users.Load(ctx, viewer)
+	if err != nil {
+		return nil, err
+	}
+
+	if !user.Can(store.PermissionOperator) {
+		return nil, store.ErrNotFound
+	}
+
+	return r.Store.MeetingByID(ctx, id)
 }

@@ -7,12 +7,14 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/loaders"
+	"github.com/meetgraph/meetgraph/store"
 )
 
 // Task is the resolver for the task field.
@@ -42,9 +44,14 @@ func (r *taskResolver) Meeting(ctx context.Context, obj *model.Task) (*model.Mee
 		return nil, err
 	}
 
-	// A task is visible only through its meeting, so the visibility check
-	// of the meetings loader passes for every task the caller got.
+	// A task is visible through its meeting, so the visibility check of the
+	// meetings loader passes for every task the caller got, except for the
+	// dead letters that an operator lists from every meeting.
 	meeting, err := loaders.From(ctx).Meetings.Load(ctx, meetingID)
+	if errors.Is(err, store.ErrNotFound) {
+		meeting, err = r.meetingForOperator(ctx, meetingID)
+	}
+
 	if err != nil {
 		return nil, fmt.Errorf("load meeting of task %s: %w", obj.ID, err)
 	}

@@ -456,7 +456,19 @@ func (s *Store) taskByIdempotencyKey(ctx context.Context, userID uuid.UUID, key 
 // CancelTask cancels a QUEUED or RUNNING task. A running task's worker
 // learns of it through TaskCancelChannel and cancels the handler's context.
 func (s *Store) CancelTask(ctx context.Context, actor *User, taskID uuid.UUID) (*Task, error) {
-	task, err := s.TaskForViewer(ctx, taskID, actor.ID)
+	// Operators may cancel any task, including those of meetings they do
+	// not take part in; everyone else must see the task's meeting.
+	var (
+		task *Task
+		err  error
+	)
+
+	if actor.Can(PermissionOperator) {
+		task, err = s.TaskByID(ctx, taskID)
+	} else {
+		task, err = s.TaskForViewer(ctx, taskID, actor.ID)
+	}
+
 	if err != nil {
 		return nil, err
 	}

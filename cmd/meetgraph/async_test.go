@@ -122,9 +122,12 @@ func TestMeetingMutationsFollowStateMachine(t *testing.T) {
 	waitTaskStatus(t, s, alice, failedID, "FAILED")
 
 	require.Equal(t, "FORBIDDEN", graphQLCode(t, s, alice, `{ deadLetters { id } }`, nil))
-	letters := graphQLData(t, s, erin, `{ deadLetters { id status lastError } }`, nil)
+	// erin is no participant of the private meeting, but as an operator she
+	// sees its dead letters with their meeting.
+	letters := graphQLData(t, s, erin, `{ deadLetters { id status lastError meeting { id } } }`, nil)
 	require.Equal(t, []any{map[string]any{"id": failedID, "status": "FAILED",
-		"lastError": "meeting " + meetingID + " has no transcript to summarise yet"}}, letters["deadLetters"])
+		"lastError": "meeting " + meetingID + " has no transcript to summarise yet",
+		"meeting":   map[string]any{"id": meetingID}}}, letters["deadLetters"])
 
 	require.Equal(t, "FORBIDDEN", graphQLCode(t, s, alice, `mutation ($id: ID!) { retryTask(id: $id) { id } }`,
 		map[string]any{"id": failedID}))

@@ -8,6 +8,7 @@ package resolvers
 import (
 	"context"
 	"strings"
+	"unicode"
 
 	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/graph"
@@ -25,6 +26,12 @@ func (r *mutationResolver) CreateMeeting(ctx context.Context, input model.Create
 	title := strings.TrimSpace(input.Title)
 	if title == "" || len([]rune(title)) > 200 {
 		return nil, apperr.New(apperr.BadUserInput, "invalid title: expected 1 to 200 characters")
+	}
+
+	// PostgreSQL text cannot hold NUL, and other control characters have no
+	// place in a title shown in a meeting list.
+	if strings.ContainsFunc(title, unicode.IsControl) {
+		return nil, apperr.New(apperr.BadUserInput, "invalid title: it contains control characters")
 	}
 
 	invitees, err := parseIDs("user", input.InviteeIds)

@@ -252,6 +252,19 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 			status = http.StatusBadRequest
 		}
 
+		// Nothing internal runs before an operation context exists, so an
+		// error here without a code (a persisted query whose hash does not
+		// match, for one) is about the request itself.
+		for _, err := range errs {
+			if err.Extensions == nil {
+				err.Extensions = map[string]any{}
+			}
+
+			if _, ok := err.Extensions["code"]; !ok {
+				err.Extensions["code"] = string(apperr.BadUserInput)
+			}
+		}
+
 		presented := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 		writeJSONResponse(w, mediaType, status, requestErrors{Errors: presented.Errors})
 

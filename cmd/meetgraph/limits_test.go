@@ -308,3 +308,44 @@ func TestRequestTimeoutIsUnavailable(t *testing.T) {
 	status, _ := get(t, s.baseURL+"/healthz")
 	require.Equal(t, http.StatusOK, status, "endpoints other than /query have no request time limit")
 }
+
+func TestBadInputIsNeverInternal(t *testing.T) {
+	t.Parallel()
+
+	s, token := limitedSystem(t)
+	query := `{ me { name } }`
+
+	cases := []struct {
+		name, query string
+		variables   map[string]any
+		extensions  map[string]any
+	}{
+		{"time without zone", `mutation { createMeeting(input: {title: "x", scheduledAt: "2026-12-05T10:00:00"}) { id } }`, nil, nil},
+		{"time in words", `mutation { createMeeting(input: {title: "x", scheduledAt: "yesterday"}) { id } }`, nil, nil},
+		{"NUL in title", `mutation($title: String!) { createMeeting(input: {title: $title}) { id } }`,
+			map[string]any{"title": "a\u0000b"}, nil},
+		{"persisted query hash mismatch", query, nil,
+			map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("0", 64)}}},
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := json.Marshal(map[string]any{"query": tc.query, "variables": tc.variables, "extensions": tc.extensions})
+			require.NoError(t, err)
+
+			request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", bytes.NewReader(body))
+			require.NoError(t, err)
+			request.Header.Set("Content-Type", "application/json")
+			request.Header.Set("Authorization", "Bearer "+token)
+
+			response, err := http.DefaultClient.Do(request)
+			require.NoError(t, err)
+			defer response.Body.Close()
+
+			var decoded testenv.GraphQLResponse
+			require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
+			require.NotEmpty(t, decoded.Errors)
+			require.Equal(t, "BAD_USER_INPUT", decoded.Errors[0].Code(), decoded.Errors[0].Message)
+		})
+	}
+}

@@ -108,6 +108,11 @@ func (s *Supervisor) dial(ctx context.Context) (*amqp.Connection, error) {
 		},
 	})
 	if err != nil {
+		// url.Error quotes the whole URL, password included.
+		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+			return nil, fmt.Errorf("invalid AMQP URL: %w", urlErr.Err)
+		}
+
 		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", Address(s.config.URL), err)
 	}
 

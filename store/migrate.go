@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -16,15 +18,49 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// newProvider returns a goose provider for the embedded migrations.
+func newProvider(db *sql.DB, options ...goose.ProviderOption) (*goose.Provider, error) {
+	migrations, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("open embedded migrations: %w", err)
+	}
+
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations, options...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+
+	return provider, nil
+}
+
+// RequireMigrated returns an error that says to run `meetgraph migrate`
+// when the database lacks a migration that this binary embeds, so that a
+// process does not start against a schema it cannot use.
+func RequireMigrated(ctx context.Context, pool *pgxpool.Pool) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+
+	provider, err := newProvider(db)
+	if err != nil {
+		return err
+	}
+
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+
+	if pending {
+		return errors.New("the database schema is not up to date: run `meetgraph migrate` first")
+	}
+
+	return nil
+}
+
 // Migrate applies every migration that the database does not have yet. It
 // is safe to call from several processes at once: a PostgreSQL advisory lock
 // lets one apply the migrations while the others wait.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	migrations, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return fmt.Errorf("open embedded migrations: %w", err)
-	}
-
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return fmt.Errorf("create migration lock: %w", err)
@@ -33,9 +69,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithSessionLocker(locker))
+	provider, err := newProvider(db, goose.WithSessionLocker(locker))
 	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
+		return err
 	}
 
 	results, err := provider.Up(ctx)

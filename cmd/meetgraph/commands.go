@@ -34,6 +34,10 @@ func (c *SeedCmd) Run(env *environment) error {
 	}
 	defer pool.Close()
 
+	if err := store.RequireMigrated(env.ctx, pool); err != nil {
+		return err
+	}
+
 	summary, err := store.New(pool).Seed(env.ctx)
 	if err != nil {
 		return err

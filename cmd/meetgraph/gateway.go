@@ -15,6 +15,7 @@ import (
 	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
+	"github.com/meetgraph/meetgraph/store"
 )
 
 // maxPresignExpiry is the longest validity that S3 allows for a presigned URL.
@@ -31,6 +32,10 @@ func (c *ServeCmd) Run(env *environment) error {
 		return err
 	}
 	defer svc.close(env.logger)
+
+	if err := store.RequireMigrated(env.ctx, svc.pool); err != nil {
+		return err
+	}
 
 	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 

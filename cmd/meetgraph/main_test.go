@@ -288,6 +288,12 @@ func TestStartupErrorsNameSetting(t *testing.T) {
 			address: "invalid database URL",
 		},
 		{
+			name:    "malformed broker URL keeps its password out",
+			args:    []string{"--database-url", databaseURL, "--amqp-url", "amqp://guest:s3cretpw@127.0.0.1:notaport/"},
+			setting: "MEETGRAPH_AMQP_URL",
+			address: "invalid AMQP URL",
+		},
+		{
 			name:    "unreachable broker",
 			args:    []string{"--database-url", databaseURL, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/"},
 			setting: "MEETGRAPH_AMQP_URL",
@@ -310,6 +316,7 @@ func TestStartupErrorsNameSetting(t *testing.T) {
 			require.Contains(t, err.Error(), tc.setting)
 			require.Contains(t, err.Error(), tc.address)
 			require.False(t, errors.Is(err, context.DeadlineExceeded), "start-up must fail, not hang")
+			require.NotContains(t, err.Error(), "s3cretpw", "the error must not show the password")
 		})
 	}
 }
@@ -439,4 +446,26 @@ func TestHostsSeeParticipantEmails(t *testing.T) {
 	require.Equal(t, map[string]any{
 		"Alice Archer": nil, "Bob Baker": "bob@example.com", "Carol Chen": nil,
 	}, emails("bob@example.com"), "an attendee sees only their own address")
+}
+
+func TestUnmigratedDatabaseStopsStartup(t *testing.T) {
+	t.Parallel()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// A database without the schema: the test one, emptied again.
+	databaseURL := testenv.DatabaseURL(t)
+	pool, err := store.Open(ctx, store.PoolConfig{URL: databaseURL})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
+	require.NoError(t, err)
+	pool.Close()
+
+	args := settingArgs(t, databaseURL)
+
+	for _, command := range [][]string{{"serve", "--http-addr", testenv.FreeAddr(t)}, {"work", "--metrics-addr", ""}, {"seed"}} {
+		err := run(ctx, append(command, args...), &bytes.Buffer{}, &bytes.Buffer{})
+		require.ErrorContains(t, err, "run `meetgraph migrate` first", "meetgraph %s", command[0])
+	}
 }

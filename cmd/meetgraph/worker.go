@@ -28,6 +28,10 @@ func (c *WorkCmd) Run(env *environment) error {
 	}
 	defer svc.close(env.logger)
 
+	if err := store.RequireMigrated(env.ctx, svc.pool); err != nil {
+		return err
+	}
+
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) },
 	}

@@ -249,9 +249,11 @@ func (s *Store) changeMeetingStatus(ctx context.Context, tx pgx.Tx, actor *User,
 // EndedMeeting is the result of EndMeeting.
 type EndedMeeting struct {
 	Meeting *Meeting
-	// RecordingTask processes the meeting's uploaded recording; nil when
-	// the meeting has no recording in status UPLOADED.
+	// RecordingTask processes the meeting's newest uploaded recording; nil
+	// when the meeting has no recording in status UPLOADED.
 	RecordingTask *Task
+	// recordingTasks are the tasks of every uploaded recording, newest first.
+	recordingTasks []*Task
 }
 
 // EndMeeting moves a LIVE meeting to ENDED and announces meeting.ended.
@@ -287,26 +289,41 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 		messages = append(messages, message)
 		result := &EndedMeeting{Meeting: meeting}
 
-		var recordingID uuid.UUID
-
-		err = tx.QueryRow(ctx, `SELECT id FROM recordings WHERE meeting_id = $1 AND status = 'UPLOADED'
-			ORDER BY created_at DESC LIMIT 1`, meetingID).Scan(&recordingID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return result, nil
-		}
-
+		rows, err := tx.Query(ctx, `SELECT id FROM recordings WHERE meeting_id = $1 AND status = 'UPLOADED'
+			ORDER BY created_at DESC, id DESC`, meetingID)
 		if err != nil {
-			return nil, fmt.Errorf("select uploaded recording of meeting %s: %w", meetingID, err)
+			return nil, fmt.Errorf("select uploaded recordings of meeting %s: %w", meetingID, err)
 		}
 
-		task, taskMessages, err := s.createTask(ctx, tx, newTask{
-			meetingID: meetingID, recordingID: &recordingID, kind: TaskKindRecording,
-			requestedBy: &actor.ID, idempotencyKey: idempotencyKey,
-		})
-		messages = append(messages, taskMessages...)
-		result.RecordingTask = task
+		recordingIDs, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return nil, fmt.Errorf("select uploaded recordings of meeting %s: %w", meetingID, err)
+		}
 
-		return result, err
+		// Every uploaded recording gets processed. The newest one's task is
+		// the payload's recordingTask and carries the idempotency key.
+		// NOTE: each recording is transcribed on its own, and the meeting's
+		// analysis holds the transcript that finished last.
+		for i, recordingID := range recordingIDs {
+			input := newTask{meetingID: meetingID, recordingID: &recordingID, kind: TaskKindRecording, requestedBy: &actor.ID}
+			if i == 0 {
+				input.idempotencyKey = idempotencyKey
+			}
+
+			task, taskMessages, err := s.createTask(ctx, tx, input)
+			if err != nil {
+				return nil, err
+			}
+
+			messages = append(messages, taskMessages...)
+			result.recordingTasks = append(result.recordingTasks, task)
+
+			if i == 0 {
+				result.RecordingTask = task
+			}
+		}
+
+		return result, nil
 	})
 	if errors.Is(err, errDuplicateKey) {
 		// A concurrent request with the same key committed first; this one
@@ -319,7 +336,10 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	}
 
 	s.afterCommit(messages)
-	s.observeCreated(result.RecordingTask)
+
+	for _, task := range result.recordingTasks {
+		s.observeCreated(task)
+	}
 
 	return result, nil
 }

@@ -551,3 +551,34 @@ func TestSubscriptionsPerConnectionLimit(t *testing.T) {
 	require.Equal(t, "4", accepted.ID)
 	require.Equal(t, int64(1), eventSeq(t, accepted.Payload, "taskUpdated"))
 }
+
+func TestPrivateTaskHiddenOnEveryTransport(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	taskID := sys.newTask(t)
+	sys.record(t, taskID, 0, 1)
+
+	variables := map[string]any{"id": taskID.String()}
+
+	// erin takes no part in the private planning meeting that owns the task.
+	legacy := dialWS(t, sys.gateways[0].baseURL, "graphql-ws", nil)
+	legacy.init(sys.erinToken)
+	legacy.subscribe("start", "hidden", taskUpdatedQuery, variables)
+
+	refused := legacy.next()
+	require.Equal(t, "hidden", refused.ID)
+	require.Contains(t, string(refused.Payload), `"NOT_FOUND"`)
+
+	response := postSSE(t, sys.gateways[0].baseURL, sys.erinToken, taskUpdatedQuery, variables)
+	defer response.Body.Close()
+
+	body, err := io.ReadAll(response.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(body), `"NOT_FOUND"`)
+	require.NotContains(t, string(body), `"seq"`, "no event of the task reaches another user")
+
+	// The owner sees the same task over SSE, to its end.
+	sys.record(t, taskID, 1, 4)
+	require.Equal(t, []int64{1, 2, 3, 4}, readSSE(t, sys.gateways[0].baseURL, sys.aliceToken, taskUpdatedQuery, variables))
+}

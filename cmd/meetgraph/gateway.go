@@ -15,7 +15,6 @@ import (
 	"github.com/meetgraph/meetgraph/outbox"
 	"github.com/meetgraph/meetgraph/resolvers"
 	"github.com/meetgraph/meetgraph/server"
-	"github.com/meetgraph/meetgraph/store"
 )
 
 // maxPresignExpiry is the longest validity that S3 allows for a presigned URL.
@@ -27,15 +26,11 @@ type ServeCmd struct {
 }
 
 func (c *ServeCmd) Run(env *environment) error {
-	svc, err := env.openServices("gateway")
+	svc, err := env.openMigratedServices("gateway")
 	if err != nil {
 		return err
 	}
 	defer svc.close(env.logger)
-
-	if err := store.RequireMigrated(env.ctx, svc.pool); err != nil {
-		return err
-	}
 
 	relay := outbox.NewRelay(svc.store, svc.publisher, env.outboxConfig(), env.logger)
 

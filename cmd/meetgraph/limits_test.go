@@ -152,24 +152,7 @@ func TestPersistedQueries(t *testing.T) {
 	sum := sha256.Sum256([]byte(query))
 	extensions := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
 
-	post := func(body map[string]any) testenv.GraphQLResponse {
-		encoded, err := json.Marshal(body)
-		require.NoError(t, err)
-
-		request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", bytes.NewReader(encoded))
-		require.NoError(t, err)
-		request.Header.Set("Content-Type", "application/json")
-		request.Header.Set("Authorization", "Bearer "+token)
-
-		response, err := http.DefaultClient.Do(request)
-		require.NoError(t, err)
-		defer response.Body.Close()
-
-		var decoded testenv.GraphQLResponse
-		require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
-
-		return decoded
-	}
+	post := func(body map[string]any) testenv.GraphQLResponse { return postBody(t, s, token, body) }
 
 	unknown := post(map[string]any{"extensions": extensions})
 	require.Len(t, unknown.Errors, 1)
@@ -330,22 +313,34 @@ func TestBadInputIsNeverInternal(t *testing.T) {
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			body, err := json.Marshal(map[string]any{"query": tc.query, "variables": tc.variables, "extensions": tc.extensions})
-			require.NoError(t, err)
-
-			request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", bytes.NewReader(body))
-			require.NoError(t, err)
-			request.Header.Set("Content-Type", "application/json")
-			request.Header.Set("Authorization", "Bearer "+token)
-
-			response, err := http.DefaultClient.Do(request)
-			require.NoError(t, err)
-			defer response.Body.Close()
-
-			var decoded testenv.GraphQLResponse
-			require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
+			decoded := postBody(t, s, token, map[string]any{
+				"query": tc.query, "variables": tc.variables, "extensions": tc.extensions,
+			})
 			require.NotEmpty(t, decoded.Errors)
 			require.Equal(t, "BAD_USER_INPUT", decoded.Errors[0].Code(), decoded.Errors[0].Message)
 		})
 	}
+}
+
+// postBody posts body as JSON to the system's GraphQL endpoint with token
+// and decodes the response, whatever its status.
+func postBody(t *testing.T, s *system, token string, body map[string]any) testenv.GraphQLResponse {
+	t.Helper()
+
+	encoded, err := json.Marshal(body)
+	require.NoError(t, err)
+
+	request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", bytes.NewReader(encoded))
+	require.NoError(t, err)
+	request.Header.Set("Content-Type", "application/json")
+	request.Header.Set("Authorization", "Bearer "+token)
+
+	response, err := http.DefaultClient.Do(request)
+	require.NoError(t, err)
+	defer response.Body.Close()
+
+	var decoded testenv.GraphQLResponse
+	require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
+
+	return decoded
 }

@@ -126,6 +126,23 @@ func (env *environment) outboxConfig() outbox.Config {
 	}
 }
 
+// openMigratedServices is openServices for the roles that do not migrate
+// themselves: it fails when the database lacks a migration.
+func (env *environment) openMigratedServices(role string) (*services, error) {
+	svc, err := env.openServices(role)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := store.RequireMigrated(env.ctx, svc.pool); err != nil {
+		svc.close(env.logger)
+
+		return nil, err
+	}
+
+	return svc, nil
+}
+
 // close releases the connections, broker first so that no delivery arrives
 // for a database that is already gone.
 func (s *services) close(logger *slog.Logger) {

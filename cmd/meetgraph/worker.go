@@ -22,15 +22,11 @@ type WorkCmd struct {
 }
 
 func (c *WorkCmd) Run(env *environment) error {
-	svc, err := env.openServices("worker")
+	svc, err := env.openMigratedServices("worker")
 	if err != nil {
 		return err
 	}
 	defer svc.close(env.logger)
-
-	if err := store.RequireMigrated(env.ctx, svc.pool); err != nil {
-		return err
-	}
 
 	parts := []func(context.Context) error{
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) },

@@ -45,7 +45,7 @@ func newRateLimiter(config RateLimit) *rateLimiter {
 	return &rateLimiter{config: config, buckets: buckets}
 }
 
-// middleware answers 429 with Retry-After, in whole seconds, when the
+// middleware rejects a request with 429 and Retry-After, in whole seconds, when the
 // caller's bucket is empty. It must run after the auth middleware so that
 // signed-in users are counted by user id.
 func (l *rateLimiter) middleware(next http.Handler) http.Handler {

@@ -112,12 +112,18 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 
 type contextKey struct{}
 
-// Middleware puts a fresh set of loaders into each request's context.
-//
-// NOTE: a WebSocket or SSE request lives as long as its subscriptions, so
-// its operations and events would share one set of loaders and see cached
-// rows. Subscriptions that resolve meeting relations need loaders made per
-// operation or per event instead.
+// ForEvent returns a function that gives a context a fresh set of loaders,
+// for resolving one subscription event.
+func ForEvent(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
+	return func(ctx context.Context) context.Context {
+		return WithLoaders(ctx, New(st, config, logger))
+	}
+}
+
+// Middleware puts a fresh set of loaders into each request's context. A
+// WebSocket or SSE request lives as long as its subscriptions, so the
+// gateway also gives every subscription event a fresh set (see ForEvent);
+// otherwise later events would show rows cached for earlier ones.
 func Middleware(st *store.Store, config Config, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

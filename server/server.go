@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -69,6 +70,9 @@ type Deps struct {
 	// GraphQLMiddleware, when set, wraps the GraphQL endpoint inside the
 	// token check, for example to give each request its own dataloaders.
 	GraphQLMiddleware func(http.Handler) http.Handler
+	// SubscriptionEventContext, when set, prepares the context in which each
+	// subscription event is resolved, for example with fresh dataloaders.
+	SubscriptionEventContext func(context.Context) context.Context
 }
 
 // NewHandler returns the gateway's root HTTP handler.
@@ -170,6 +174,16 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 
 	if config.Tracing {
 		srv.Use(tracing.GraphQL{})
+	}
+
+	if prepare := deps.SubscriptionEventContext; prepare != nil {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
+				ctx = prepare(ctx)
+			}
+
+			return next(ctx)
+		})
 	}
 
 	srv.SetErrorPresenter(presentError(deps.Logger))

@@ -582,3 +582,43 @@ func TestPrivateTaskHiddenOnEveryTransport(t *testing.T) {
 	sys.record(t, taskID, 1, 4)
 	require.Equal(t, []int64{1, 2, 3, 4}, readSSE(t, sys.gateways[0].baseURL, sys.aliceToken, taskUpdatedQuery, variables))
 }
+
+func TestSubscriptionEventsReadFreshRelations(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	taskID := sys.newTask(t)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+	c.subscribe("subscribe", "1", `subscription ($id: ID!) { taskUpdated(id: $id) { seq task { meeting { status } } } }`,
+		map[string]any{"id": taskID.String()})
+
+	meetingStatus := func() string {
+		var payload struct {
+			Data struct {
+				TaskUpdated struct {
+					Task struct{ Meeting struct{ Status string } }
+				}
+			}
+		}
+		require.NoError(t, json.Unmarshal(c.next().Payload, &payload))
+
+		return payload.Data.TaskUpdated.Task.Meeting.Status
+	}
+
+	sys.record(t, taskID, 0, 1)
+	require.Equal(t, "SCHEDULED", meetingStatus())
+
+	pool, err := store.Open(t.Context(), store.PoolConfig{URL: sys.databaseURL})
+	require.NoError(t, err)
+	defer pool.Close()
+
+	_, err = pool.Exec(t.Context(), `UPDATE meetings SET status = 'LIVE' WHERE id = $1`, sys.planning)
+	require.NoError(t, err)
+
+	// One WebSocket request serves every event, but each event gets fresh
+	// loaders, so the second event shows the meeting as it is now.
+	sys.record(t, taskID, 1, 2)
+	require.Equal(t, "LIVE", meetingStatus())
+}

@@ -493,7 +493,7 @@ func (s *Store) CancelTask(ctx context.Context, actor *User, taskID uuid.UUID) (
 		return nil, err
 	}
 
-	isHost, err := s.isHost(ctx, task.MeetingID, actor.ID)
+	isHost, err := s.IsMeetingHost(ctx, task.MeetingID, actor.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -556,19 +556,6 @@ func (s *Store) ReplayTask(ctx context.Context, taskID uuid.UUID, reason string)
 	transition.RequireExpiredLease = true
 
 	return s.TransitionTask(ctx, taskID, transition)
-}
-
-func (s *Store) isHost(ctx context.Context, meetingID, userID uuid.UUID) (bool, error) {
-	var isHost bool
-
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meetings WHERE id = $1 AND creator_id = $2)
-		OR EXISTS (SELECT 1 FROM participants WHERE meeting_id = $1 AND user_id = $2 AND role = 'HOST')`,
-		meetingID, userID).Scan(&isHost)
-	if err != nil {
-		return false, fmt.Errorf("check whether user %s hosts meeting %s: %w", userID, meetingID, err)
-	}
-
-	return isHost, nil
 }
 
 // DeadLetters returns the newest FAILED and DEAD_LETTERED tasks, at most limit.

@@ -12,7 +12,7 @@ import (
 
 type contextKey struct{}
 
-// caller is what the request's Authorization header established: a user id,
+// caller is the identity that the request's Authorization header established: a user id,
 // or the reason the presented token was rejected.
 type caller struct {
 	userID uuid.UUID
@@ -30,7 +30,7 @@ func withError(ctx context.Context, err error) context.Context {
 }
 
 // UserID returns the signed-in user's id, or an UNAUTHENTICATED error that
-// says why there is none.
+// gives the reason there is none.
 func UserID(ctx context.Context) (uuid.UUID, error) {
 	c, ok := ctx.Value(contextKey{}).(caller)
 	if !ok {
@@ -47,7 +47,7 @@ func UserID(ctx context.Context) (uuid.UUID, error) {
 // Middleware verifies the bearer token of each request and records the
 // caller in the request's context. A request without a token goes on
 // anonymously, and one with a bad token goes on carrying the error, so that
-// GraphQL answers with an UNAUTHENTICATED error rather than a bare 401.
+// GraphQL returns an UNAUTHENTICATED error rather than a bare 401.
 func (t *Tokens) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, present := BearerToken(r.Header.Get("Authorization"))

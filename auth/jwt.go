@@ -19,7 +19,7 @@ import (
 const DevSecret = "meetgraph-development-secret-not-for-production"
 
 // MinSecretLength is the shortest HS256 secret accepted, in bytes: RFC 7518
-// asks for a key at least as long as the hash output (256 bits).
+// requires a key at least as long as the hash output (256 bits).
 const MinSecretLength = 32
 
 // TokenConfig sets how tokens are signed and checked: with PublicKey set,
@@ -131,7 +131,7 @@ func (t *Tokens) Sign(userID uuid.UUID, ttl time.Duration) (string, error) {
 }
 
 // Verify checks a token and returns the user id in its subject. Every
-// failure is an UNAUTHENTICATED *apperr.Error whose message says what is
+// failure is an UNAUTHENTICATED *apperr.Error whose message states what is
 // wrong with the token.
 func (t *Tokens) Verify(token string) (uuid.UUID, error) {
 	var claims jwt.RegisteredClaims

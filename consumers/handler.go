@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Job is one task as a handler sees it.
+// Job is one task, as passed to a handler.
 type Job struct {
 	TaskID      uuid.UUID
 	MeetingID   uuid.UUID

@@ -105,7 +105,7 @@ func TestConcurrentCallersSeeOnlyTheirOwnResults(t *testing.T) {
 				assert.Equal(t, user.String(), edge.Node.Creator.ID)
 				assert.NotNil(t, edge.Node.Creator.Email, "a caller sees their own email")
 
-				// Every meeting here is the caller's own, and a host sees the
+				// Every meeting here is the caller's own, and a host is shown the
 				// addresses of its participants.
 				for _, participant := range edge.Node.Participants {
 					assert.NotNil(t, participant.User.Email, "the host sees participant %s's address", participant.User.ID)

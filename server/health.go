@@ -17,7 +17,7 @@ type Check struct {
 }
 
 // readinessTimeout bounds each probe, so that a hung dependency makes
-// /readyz answer 503 instead of hanging the orchestrator's probe.
+// /readyz return 503 instead of hanging the orchestrator's probe.
 const readinessTimeout = 2 * time.Second
 
 type readiness struct {
@@ -25,12 +25,12 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// handleHealthz answers 200 while the process serves HTTP at all.
+// handleHealthz returns 200 while the process serves HTTP at all.
 func handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz probes every dependency concurrently and answers 200 when all
+// handleReadyz probes every dependency concurrently and returns 200 when all
 // are usable, or 503 naming each one that is not and why.
 func handleReadyz(checks []Check) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -40,7 +40,8 @@ func newRateLimiter(config RateLimit) *rateLimiter {
 		size = 100_000
 	}
 
-	buckets, _ := lru.New[string, *rate.Limiter](size) // only fails for size <= 0
+	// lru.New fails only for a size of 0 or less, which the lines above rule out.
+	buckets, _ := lru.New[string, *rate.Limiter](size)
 
 	return &rateLimiter{config: config, buckets: buckets}
 }

@@ -27,7 +27,7 @@ import (
 type Config struct {
 	// Playground serves the GraphQL Playground page at /.
 	Playground bool
-	// Introspection answers __schema and __type queries.
+	// Introspection serves __schema and __type queries.
 	Introspection bool
 	// QueryCacheSize is how many parsed and validated queries are kept.
 	QueryCacheSize int
@@ -98,7 +98,7 @@ func NewHandler(config Config, deps Deps) http.Handler {
 		graphQL = deps.GraphQLMiddleware(graphQL)
 	}
 
-	// Outermost first: CORS answers preflights, checkGraphQLRequest rejects
+	// Outermost first: CORS handles preflights, checkGraphQLRequest rejects
 	// what no transport takes, limitRequest bounds body and time, the token
 	// check sets the caller, the guard screens subscriptions, and each
 	// operation of a batch passes the rate limiter on its own.
@@ -141,7 +141,7 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	// Before postTransport, which would also take the request: Apollo
-	// Client asks for @defer results with Accept: multipart/mixed.
+	// Client requests @defer results with Accept: multipart/mixed.
 	srv.AddTransport(transport.MultipartMixed{})
 	srv.AddTransport(postTransport{})
 

@@ -107,7 +107,7 @@ func newSubscriptionTransports(config SubscriptionConfig, deps Deps) *subscripti
 }
 
 // addTo adds the WebSocket and SSE transports to srv. SSE comes before POST
-// because both accept JSON POST requests and SSE is told apart by Accept.
+// because both accept JSON POST requests and SSE is recognised by its Accept header.
 func (s *subscriptionTransports) addTo(srv *handler.Server) {
 	srv.AddTransport(transport.Websocket{
 		Implementation: s.websocket,

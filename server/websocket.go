@@ -172,7 +172,7 @@ func (a *websocketAcceptor) Len() int {
 	return len(a.conns)
 }
 
-// closeAll closes every connection with 1001 (going away), which asks
+// closeAll closes every connection with 1001 (going away), which signals
 // clients to reconnect, and rejects new ones. WebSocket connections are
 // hijacked, so http.Server.Shutdown neither waits for nor closes them.
 func (a *websocketAcceptor) closeAll() {
@@ -190,7 +190,7 @@ func (a *websocketAcceptor) closeAll() {
 	}
 }
 
-// websocketConn is one accepted connection as gqlgen's transport sees it.
+// websocketConn is one accepted connection in the form gqlgen's transport uses.
 // For graphql-transport-ws it checks each client message before gqlgen
 // reads it and closes the socket with the protocol's code on a violation.
 type websocketConn struct {

@@ -33,7 +33,7 @@ func newProvider(db *sql.DB, options ...goose.ProviderOption) (*goose.Provider, 
 	return provider, nil
 }
 
-// RequireMigrated returns an error that says to run `meetgraph migrate`
+// RequireMigrated returns an error telling the operator to run `meetgraph migrate`
 // when the database lacks a migration that this binary embeds, so that a
 // process does not start against a schema it cannot use.
 func RequireMigrated(ctx context.Context, pool *pgxpool.Pool) error {

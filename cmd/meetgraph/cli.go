@@ -54,7 +54,7 @@ type Globals struct {
 type MessagingFlags struct {
 	RetryDelays        []time.Duration `name:"retry-delays" env:"MEETGRAPH_RETRY_DELAYS" default:"1s,5s,30s,2m" sep:"," help:"Pauses before each retry of a failed task, comma-separated durations; a task gets one attempt more than there are delays. Each delay is a retry queue."`
 	DeliveryLimit      int             `name:"delivery-limit" env:"MEETGRAPH_DELIVERY_LIMIT" default:"5" help:"How often a task message may return to its quorum queue unacknowledged (a worker crashing on it) before the broker dead-letters it."`
-	PublishTimeout     time.Duration   `name:"publish-timeout" env:"MEETGRAPH_PUBLISH_TIMEOUT" default:"5s" help:"Longest wait for a publisher confirm, or for a blocked connection to unblock (duration)."`
+	PublishTimeout     time.Duration   `name:"publish-timeout" env:"MEETGRAPH_PUBLISH_TIMEOUT" default:"5s" help:"Maximum wait for a publisher confirm, or for a blocked connection to unblock (duration)."`
 	OutboxGrace        time.Duration   `name:"outbox-grace" env:"MEETGRAPH_OUTBOX_GRACE" default:"10s" help:"How long after commit the outbox relay leaves a message to the immediate publisher; must exceed --publish-timeout (duration)."`
 	OutboxPollInterval time.Duration   `name:"outbox-poll-interval" env:"MEETGRAPH_OUTBOX_POLL_INTERVAL" default:"10s" help:"Fallback poll of the outbox relay when no notification wakes it (duration)."`
 }
@@ -71,8 +71,8 @@ type HTTPFlags struct {
 	MaxComplexity       int           `name:"max-complexity" env:"MEETGRAPH_MAX_COMPLEXITY" default:"50000" help:"Highest cost an operation may have: 1 per field, lists multiplied by first or by --default-list-size."`
 	DefaultListSize     int           `name:"default-list-size" env:"MEETGRAPH_DEFAULT_LIST_SIZE" default:"10" help:"Assumed length of lists without a first argument when costing an operation (items)."`
 	MaxBodyBytes        int64         `name:"max-body-bytes" env:"MEETGRAPH_MAX_BODY_BYTES" default:"1048576" help:"Largest JSON request body (bytes); uploads have their own limit."`
-	UploadTimeout       time.Duration `name:"upload-timeout" env:"MEETGRAPH_UPLOAD_TIMEOUT" default:"1h" help:"Longest a multipart upload request may take (duration)."`
-	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Longest a query or mutation may run (duration)."`
+	UploadTimeout       time.Duration `name:"upload-timeout" env:"MEETGRAPH_UPLOAD_TIMEOUT" default:"1h" help:"Maximum duration of a multipart upload request."`
+	RequestTimeout      time.Duration `name:"request-timeout" env:"MEETGRAPH_REQUEST_TIMEOUT" default:"30s" help:"Maximum duration of a query, a mutation or a batch of them."`
 	MaxBatchOperations  int           `name:"max-batch-operations" env:"MEETGRAPH_MAX_BATCH_OPERATIONS" default:"10" help:"Most operations one batched request (a JSON array) may hold."`
 	RateLimit           float64       `name:"rate-limit" env:"MEETGRAPH_RATE_LIMIT" default:"50" help:"Sustained requests per second per user, or per IP address without a token; 0 disables the limit."`
 	RateBurst           int           `name:"rate-burst" env:"MEETGRAPH_RATE_BURST" default:"100" help:"Requests a caller may send at once before the rate limit applies."`
@@ -86,7 +86,7 @@ type HTTPFlags struct {
 	SubscriptionBuffer            int           `name:"subscription-buffer" env:"MEETGRAPH_SUBSCRIPTION_BUFFER" default:"32" help:"Events buffered per subscription before progress events of a slow subscriber are coalesced."`
 	MaxSubscriptionsPerConnection int           `name:"max-subscriptions-per-connection" env:"MEETGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION" default:"100" help:"Most open subscriptions on one WebSocket connection; one more is rejected with BAD_USER_INPUT."`
 	WebSocketAllowedOrigins       []string      `name:"websocket-allowed-origins" env:"MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS" sep:"," help:"Comma-separated Origin patterns, besides the gateway's own host, that may open WebSockets: app.example.com, *.example.com or https://app.example.com."`
-	// LoaderWait is far below dataloader's 16 ms default; loaders.DefaultWait says why.
+	// LoaderWait is far below dataloader's 16 ms default; loaders.DefaultWait explains why.
 	LoaderWait     time.Duration `name:"loader-wait" env:"MEETGRAPH_LOADER_WAIT" default:"250us" help:"How long a dataloader collects keys before it runs its SQL statement (duration)."`
 	LoaderMaxBatch int           `name:"loader-max-batch" env:"MEETGRAPH_LOADER_MAX_BATCH" default:"500" help:"Keys after which a dataloader runs its statement without waiting."`
 	// NoLoaders is the benchmark's one-by-one baseline, never a production setting.
@@ -128,7 +128,8 @@ type NotificationFlags struct {
 	SMTPFrom     string `name:"smtp-from" env:"MEETGRAPH_SMTP_FROM" default:"meetgraph <noreply@localhost>" help:"Sender address of notification e-mails."`
 }
 
-// environment is what every subcommand's Run receives.
+// environment holds the context, settings, logger and output streams
+// that every subcommand's Run receives.
 type environment struct {
 	ctx     context.Context
 	globals *Globals

@@ -49,7 +49,7 @@ func settingArgs(t testing.TB, databaseURL string) []string {
 }
 
 // startSystem runs `meetgraph all` with extraArgs and waits until /readyz
-// answers 200.
+// returns 200.
 func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system {
 	t.Helper()
 
@@ -57,7 +57,7 @@ func startSystem(t testing.TB, databaseURL string, extraArgs ...string) *system 
 }
 
 // startRole runs the meetgraph subcommand role (all or serve) and waits
-// until /readyz answers 200. Each option may change the settings first.
+// until /readyz returns 200. Each option may change the settings first.
 func startRole(t testing.TB, databaseURL, role string, options ...func(settings []string)) *system {
 	t.Helper()
 
@@ -70,7 +70,7 @@ func startRole(t testing.TB, databaseURL, role string, options ...func(settings 
 }
 
 // launchSystem runs a meetgraph subcommand that serves HTTP with settings
-// and extra flags, and waits until /readyz answers 200.
+// and extra flags, and waits until /readyz returns 200.
 func launchSystem(t testing.TB, command, databaseURL string, settings []string, extra ...string) *system {
 	t.Helper()
 

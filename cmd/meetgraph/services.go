@@ -172,7 +172,7 @@ func observedQueues() []string {
 	return queues
 }
 
-// readinessChecks are what /readyz probes: each backing service by name.
+// readinessChecks returns the checks that /readyz probes: each backing service by name.
 func (s *services) readinessChecks() []server.Check {
 	return []server.Check{
 		{Name: "postgres", Probe: s.pool.Ping},

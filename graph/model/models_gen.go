@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// What workers derived from a meeting's recording.
+// The transcript, summary and keywords that workers derived from a meeting's recording.
 type Analysis struct {
 	// The transcript, once transcription has finished.
 	Transcript *Transcript `json:"transcript,omitempty"`
@@ -29,7 +29,7 @@ type CreateMeetingInput struct {
 	InviteeIds []string `json:"inviteeIds,omitempty"`
 }
 
-// What endMeeting changed.
+// The result of endMeeting: the ended meeting and the task that processes its recording.
 type EndMeetingPayload struct {
 	Meeting *Meeting `json:"meeting"`
 	// Processing of the meeting's uploaded recording; null when nothing was uploaded.
@@ -148,7 +148,7 @@ func (e AnalysisKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// What happened to a meeting.
+// The kind of meeting event.
 type MeetingEventType string
 
 const (
@@ -209,7 +209,7 @@ func (e MeetingEventType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Where a meeting is in its life: SCHEDULED → LIVE → ENDED, or CANCELLED.
+// The stage of a meeting's life: SCHEDULED → LIVE → ENDED, or CANCELLED.
 type MeetingStatus string
 
 const (
@@ -381,7 +381,7 @@ func (e ParticipantRole) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Where a recording is: UPLOADING → UPLOADED → PROCESSING → READY, or FAILED.
+// The processing stage of a recording: UPLOADING → UPLOADED → PROCESSING → READY, or FAILED.
 type RecordingStatus string
 
 const (
@@ -443,7 +443,7 @@ func (e RecordingStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// What a task does.
+// The kind of work that a task does.
 type TaskKind string
 
 const (
@@ -507,7 +507,7 @@ func (e TaskKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Where a task is. QUEUED and RUNNING are open; SUCCEEDED, FAILED, CANCELLED
+// The state of a task. QUEUED and RUNNING are open; SUCCEEDED, FAILED, CANCELLED
 // and DEAD_LETTERED are terminal until an operator retries the task.
 type TaskStatus string
 

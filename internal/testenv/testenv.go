@@ -1,6 +1,6 @@
 // Package testenv gives tests their own database, broker address and
 // bucket on the real local services. It never mocks them: when a service is
-// missing, the test fails and says how to start it.
+// missing, the test fails with a hint on how to start it.
 package testenv
 
 import (
@@ -257,8 +257,8 @@ func FreeAddr(t testing.TB) string {
 	return addr
 }
 
-// ErrNotYet is what an Eventually condition returns while it waits for
-// something that has not happened yet.
+// ErrNotYet is the error an Eventually condition returns while it waits
+// for something that has not happened yet.
 var ErrNotYet = errors.New("not yet")
 
 // Eventually polls condition every 50 ms until it returns nil or timeout

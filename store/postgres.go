@@ -47,6 +47,21 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		poolConfig.ConnConfig.Tracer = cfg.Tracer
 	}
 
+	// meetgraph's statements look rows up by key or walk an index in key
+	// order, so one plan per prepared statement serves every parameter
+	// value. PostgreSQL's default kept re-planning them on every execution,
+	// which cost more of its CPU than executing them. A URL that sets
+	// plan_cache_mode wins.
+	if _, set := poolConfig.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		poolConfig.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+
+	poolConfig.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		registerUUIDCodec(conn.TypeMap())
+
+		return nil
+	}
+
 	timeout := cfg.ConnectTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second

@@ -3,3 +3,4 @@
 package graph
 
 //go:generate go run -C .. github.com/99designs/gqlgen generate
+//go:generate go run -C .. ./internal/gqlgenpatch graph/generated.go

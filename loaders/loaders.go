@@ -91,7 +91,17 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 				return nil, err
 			}
 
-			return st.MeetingsForViewerByIDs(ctx, ids, viewer)
+			meetings, err := st.MeetingsForViewerByIDs(ctx, ids, viewer)
+
+			// The statement reads each meeting's creator too, which spares
+			// the creator field a statement of its own.
+			for _, m := range meetings {
+				if m.Creator != nil {
+					l.Users.Prime(ctx, m.Creator.ID, m.Creator)
+				}
+			}
+
+			return meetings, err
 		}, func(m *store.Meeting) uuid.UUID { return m.ID }),
 		notFound[*store.Meeting]("meeting"))
 	l.Participants = newLoader("participants", config, logger,

@@ -33,12 +33,20 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 		return
 	}
 
+	l := loaders.From(ctx)
 	meetingIDs := make([]uuid.UUID, len(meetings))
 	creatorSet := make(map[uuid.UUID]struct{})
 
 	for i, m := range meetings {
 		meetingIDs[i] = m.ID
-		creatorSet[m.CreatorID] = struct{}{}
+
+		// The meeting queries read the creator along with the meeting, so
+		// the creator field usually needs no statement of its own.
+		if m.Creator != nil {
+			l.Users.Prime(ctx, m.Creator.ID, m.Creator)
+		} else {
+			creatorSet[m.CreatorID] = struct{}{}
+		}
 	}
 
 	creatorIDs := make([]uuid.UUID, 0, len(creatorSet))
@@ -46,7 +54,6 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 		creatorIDs = append(creatorIDs, id)
 	}
 
-	l := loaders.From(ctx)
 	prefetches := map[string]func() error{
 		"creator":      func() error { return l.Users.Prefetch(ctx, creatorIDs) },
 		"participants": func() error { return l.Participants.Prefetch(ctx, meetingIDs) },
@@ -58,7 +65,7 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 	var wg sync.WaitGroup
 
 	for field, prefetch := range prefetches {
-		if !fields[field] {
+		if !fields[field] || (field == "creator" && len(creatorIDs) == 0) {
 			continue
 		}
 

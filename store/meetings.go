@@ -34,6 +34,10 @@ type Meeting struct {
 	StartedAt   *time.Time
 	EndedAt     *time.Time
 	CreatedAt   time.Time
+	// Creator is the user that CreatorID refers to. Only the queries whose
+	// documentation mentions Creator fill it, and it stays nil when that
+	// user does not exist.
+	Creator *User
 }
 
 const meetingColumns = `m.id, m.title, m.status, m.visibility, m.creator_id,
@@ -46,6 +50,35 @@ func scanMeeting(row pgx.Row) (*Meeting, error) {
 		&m.ScheduledAt, &m.StartedAt, &m.EndedAt, &m.CreatedAt)
 	if err != nil {
 		return nil, err
+	}
+
+	return &m, nil
+}
+
+// meetingWithCreatorColumns are meetingColumns followed by userColumns of
+// the creator u, for FROM meetings m LEFT JOIN users u ON u.id = m.creator_id.
+// The join is an outer one so that a meeting whose creator row is missing
+// still comes back, and its creator field reports the missing user.
+const meetingWithCreatorColumns = meetingColumns + `, ` + userColumns
+
+func scanMeetingWithCreator(row pgx.Row) (*Meeting, error) {
+	var (
+		m           Meeting
+		creatorID   *uuid.UUID
+		email, name *string
+		createdAt   *time.Time
+		permissions []string
+	)
+
+	err := row.Scan(&m.ID, &m.Title, &m.Status, &m.Visibility, &m.CreatorID,
+		&m.ScheduledAt, &m.StartedAt, &m.EndedAt, &m.CreatedAt,
+		&creatorID, &email, &name, &createdAt, &permissions)
+	if err != nil {
+		return nil, err
+	}
+
+	if creatorID != nil {
+		m.Creator = &User{ID: *creatorID, Email: *email, Name: *name, CreatedAt: *createdAt, Permissions: permissions}
 	}
 
 	return &m, nil

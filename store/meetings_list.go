@@ -28,7 +28,7 @@ type MeetingListFilter struct {
 }
 
 // MeetingsForViewer returns up to filter.Limit meetings that the viewer may
-// see, newest first. The keyset condition on (created_at, id) lets
+// see, newest first, each with its Creator. The keyset condition on (created_at, id) lets
 // PostgreSQL read the page from meetings_created_at_id_idx (or the status
 // index) without skipping rows.
 func (s *Store) MeetingsForViewer(ctx context.Context, filter MeetingListFilter) ([]*Meeting, error) {
@@ -46,7 +46,8 @@ func (s *Store) MeetingsForViewer(ctx context.Context, filter MeetingListFilter)
 	}
 
 	// $2 is the viewer, as visibleTo expects.
-	rows, err := s.pool.Query(ctx, `SELECT `+meetingColumns+` FROM meetings m
+	rows, err := s.pool.Query(ctx, `SELECT `+meetingWithCreatorColumns+`
+		FROM meetings m LEFT JOIN users u ON u.id = m.creator_id
 		WHERE `+visibleTo+`
 		  AND ($3::text IS NULL OR m.status = $3)
 		  AND ($4::timestamptz IS NULL OR (m.created_at, m.id) < ($4, $5::uuid))
@@ -57,7 +58,7 @@ func (s *Store) MeetingsForViewer(ctx context.Context, filter MeetingListFilter)
 		return nil, fmt.Errorf("list meetings for user %s: %w", filter.Viewer, err)
 	}
 
-	meetings, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Meeting, error) { return scanMeeting(row) })
+	meetings, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Meeting, error) { return scanMeetingWithCreator(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list meetings for user %s: %w", filter.Viewer, err)
 	}

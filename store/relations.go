@@ -27,16 +27,18 @@ type Participant struct {
 }
 
 // MeetingsForViewerByIDs returns the meetings with the given ids that
-// viewer may see (see MeetingForViewer); other ids are absent from the
-// result, whether the meeting is missing or hidden from viewer.
+// viewer may see (see MeetingForViewer), each with its Creator. Other ids
+// are absent from the result, whether the meeting is missing or hidden
+// from viewer.
 func (s *Store) MeetingsForViewerByIDs(ctx context.Context, ids []uuid.UUID, viewer uuid.UUID) ([]*Meeting, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+meetingColumns+` FROM meetings m
+	rows, err := s.pool.Query(ctx, `SELECT `+meetingWithCreatorColumns+`
+		FROM meetings m LEFT JOIN users u ON u.id = m.creator_id
 		WHERE m.id = ANY($1) AND `+visibleTo, ids, viewer)
 	if err != nil {
 		return nil, fmt.Errorf("select %d meetings for user %s: %w", len(ids), viewer, err)
 	}
 
-	meetings, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Meeting, error) { return scanMeeting(row) })
+	meetings, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Meeting, error) { return scanMeetingWithCreator(row) })
 	if err != nil {
 		return nil, fmt.Errorf("select %d meetings for user %s: %w", len(ids), viewer, err)
 	}

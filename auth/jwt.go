@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/meetgraph/meetgraph/apperr"
 )
@@ -40,11 +41,27 @@ type TokenConfig struct {
 	Leeway time.Duration
 }
 
+// verifiedCacheSize bounds the tokens that Verify remembers: about 300
+// bytes each, so at most a few MiB.
+const verifiedCacheSize = 10_000
+
 // Tokens signs and verifies meetgraph's JWTs.
 type Tokens struct {
 	config TokenConfig
 	method jwt.SigningMethod
 	parser *jwt.Parser
+	now    func() time.Time
+	// verified maps each token that passed every check to its user and the
+	// end of its validity, so that a client's next requests skip the
+	// signature check and the claims' JSON. The key cannot change while the
+	// process runs, so an entry stays true until the token expires.
+	verified *lru.Cache[string, verifiedToken]
+}
+
+type verifiedToken struct {
+	userID uuid.UUID
+	// acceptedUntil is the exp claim plus the leeway.
+	acceptedUntil time.Time
 }
 
 // NewTokens checks config and returns a Tokens.
@@ -63,7 +80,17 @@ func NewTokens(config TokenConfig) (*Tokens, error) {
 
 	// Only the configured algorithm is accepted, so that a token cannot pick
 	// HS256 and use the public key as its secret.
+	tokens := &Tokens{config: config, method: method, now: time.Now}
+
+	verified, err := lru.New[string, verifiedToken](verifiedCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("create token cache: %w", err)
+	}
+
+	tokens.verified = verified
+
 	options := []jwt.ParserOption{
+		jwt.WithTimeFunc(func() time.Time { return tokens.now() }),
 		jwt.WithValidMethods([]string{method.Alg()}),
 		jwt.WithLeeway(config.Leeway),
 		jwt.WithExpirationRequired(),
@@ -77,7 +104,9 @@ func NewTokens(config TokenConfig) (*Tokens, error) {
 		options = append(options, jwt.WithAudience(config.Audience))
 	}
 
-	return &Tokens{config: config, method: method, parser: jwt.NewParser(options...)}, nil
+	tokens.parser = jwt.NewParser(options...)
+
+	return tokens, nil
 }
 
 // verificationKey is the key that checks signatures for the configured algorithm.
@@ -134,6 +163,18 @@ func (t *Tokens) Sign(userID uuid.UUID, ttl time.Duration) (string, error) {
 // failure is an UNAUTHENTICATED *apperr.Error whose message states what is
 // wrong with the token.
 func (t *Tokens) Verify(token string) (uuid.UUID, error) {
+	now := t.now()
+
+	if cached, ok := t.verified.Get(token); ok {
+		// iat and nbf were in the past when the token was checked and still
+		// are, so only the expiry can have changed.
+		if now.Before(cached.acceptedUntil) {
+			return cached.userID, nil
+		}
+
+		t.verified.Remove(token)
+	}
+
 	var claims jwt.RegisteredClaims
 
 	_, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
@@ -147,6 +188,9 @@ func (t *Tokens) Verify(token string) (uuid.UUID, error) {
 	if err != nil {
 		return uuid.Nil, apperr.Wrap(err, apperr.Unauthenticated, "invalid token: the subject is not a user id")
 	}
+
+	// The parser requires exp, so ExpiresAt is set.
+	t.verified.Add(token, verifiedToken{userID: userID, acceptedUntil: claims.ExpiresAt.Add(t.config.Leeway)})
 
 	return userID, nil
 }

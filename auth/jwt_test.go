@@ -200,3 +200,51 @@ func TestRS256RejectsShortKey(t *testing.T) {
 	_, err = NewTokens(TokenConfig{PublicKey: &key.PublicKey})
 	require.ErrorContains(t, err, "at least 2048")
 }
+
+func TestVerifyRejectsCachedTokenAfterExpiry(t *testing.T) {
+	t.Parallel()
+
+	tokens := newTestTokens(t, TokenConfig{Leeway: time.Second})
+	start := time.Now()
+	clock := start
+	tokens.now = func() time.Time { return clock }
+
+	userID := uuid.New()
+	token, err := tokens.Sign(userID, time.Minute)
+	require.NoError(t, err)
+
+	for range 2 {
+		got, err := tokens.Verify(token)
+		require.NoError(t, err)
+		require.Equal(t, userID, got)
+	}
+
+	require.Equal(t, 1, tokens.verified.Len())
+
+	clock = start.Add(time.Minute + 2*time.Second)
+
+	_, err = tokens.Verify(token)
+	require.ErrorContains(t, err, "token expired")
+	require.Equal(t, apperr.Unauthenticated, apperr.CodeOf(err))
+	require.Zero(t, tokens.verified.Len())
+}
+
+func TestVerifyCachesOnlyAcceptedTokens(t *testing.T) {
+	t.Parallel()
+
+	tokens := newTestTokens(t, TokenConfig{})
+	token, err := tokens.Sign(uuid.New(), time.Hour)
+	require.NoError(t, err)
+
+	tampered := token[:len(token)-2] + "xx"
+	if tampered == token {
+		tampered = token[:len(token)-2] + "yy"
+	}
+
+	for range 2 {
+		_, err = tokens.Verify(tampered)
+		require.ErrorContains(t, err, "invalid token signature")
+	}
+
+	require.Zero(t, tokens.verified.Len())
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,9 +19,24 @@ func main() {
 
 	stop()
 
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "meetgraph:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode returns the process status for run's error and prints the error
+// unless kong has already printed it: 0 for nil, kong's status for --help and
+// usage errors (2), and 1 for every other failure.
+func exitCode(err error, stderr io.Writer) int {
+	var request exitRequest
+
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &request):
+		return request.code
+	default:
+		fmt.Fprintln(stderr, "meetgraph:", err)
+
+		return 1
 	}
 }
 

@@ -469,3 +469,22 @@ func TestUnmigratedDatabaseStopsStartup(t *testing.T) {
 		require.ErrorContains(t, err, "run `meetgraph migrate` first", "meetgraph %s", command[0])
 	}
 }
+
+func TestExitCodeOfUsageErrorIsQuiet(t *testing.T) {
+	t.Parallel()
+
+	var stderr bytes.Buffer
+
+	err := run(context.Background(), []string{"serve", "--no-such-flag"}, &bytes.Buffer{}, &stderr)
+	require.Error(t, err)
+	require.Contains(t, stderr.String(), "unknown flag --no-such-flag")
+
+	stderr.Reset()
+	require.Equal(t, 2, exitCode(err, &stderr))
+	require.Empty(t, stderr.String(), "kong has printed the usage error already")
+
+	require.Equal(t, 1, exitCode(errors.New("database is down"), &stderr))
+	require.Equal(t, "meetgraph: database is down\n", stderr.String())
+
+	require.Zero(t, exitCode(nil, &stderr))
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -27,7 +28,12 @@ func batchHandler(maxOperations int, next http.Handler) http.Handler {
 
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			writeGraphQLError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, "read request body: "+err.Error())
+			status := http.StatusBadRequest
+			if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+				status = http.StatusRequestEntityTooLarge
+			}
+
+			writeGraphQLError(w, status, apperr.BadUserInput, "read request body: "+describeDecodeError(err))
 
 			return
 		}

@@ -127,21 +127,29 @@ func TestBodyLimit(t *testing.T) {
 	require.Empty(t, small.Errors)
 
 	padding := strings.Repeat(" ", 300)
-	request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query",
-		strings.NewReader(`{"query":"{ me { id }`+padding+`"}`))
-	require.NoError(t, err)
-	request.Header.Set("Content-Type", "application/json")
+	large := `{"query":"{ me { id }` + padding + `"}`
 
-	response, err := http.DefaultClient.Do(request)
-	require.NoError(t, err)
-	defer response.Body.Close()
+	// A chunked body has no Content-Length, so the limit applies while it
+	// is read.
+	for name, body := range map[string]io.Reader{
+		"with length": strings.NewReader(large),
+		"chunked":     io.MultiReader(strings.NewReader(large)),
+	} {
+		request, err := http.NewRequest(http.MethodPost, s.baseURL+"/query", body)
+		require.NoError(t, err)
+		request.Header.Set("Content-Type", "application/json")
 
-	require.Equal(t, http.StatusRequestEntityTooLarge, response.StatusCode)
+		response, err := http.DefaultClient.Do(request)
+		require.NoError(t, err)
 
-	var body testenv.GraphQLResponse
-	require.NoError(t, json.NewDecoder(response.Body).Decode(&body))
-	require.Len(t, body.Errors, 1)
-	require.Contains(t, body.Errors[0].Message, "limit of 200 bytes")
+		var decoded testenv.GraphQLResponse
+		require.NoError(t, json.NewDecoder(response.Body).Decode(&decoded))
+		require.NoError(t, response.Body.Close())
+
+		require.Equal(t, http.StatusRequestEntityTooLarge, response.StatusCode, name)
+		require.Len(t, decoded.Errors, 1, name)
+		require.Contains(t, decoded.Errors[0].Message, "limit of 200 bytes", name)
+	}
 }
 
 func TestPersistedQueries(t *testing.T) {

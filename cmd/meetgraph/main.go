@@ -14,12 +14,12 @@ import (
 )
 
 func main() {
+	// The signals stay caught until the process exits, so that a second
+	// SIGINT or SIGTERM during the last steps of shutdown cannot kill it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	defer stop()
 
-	stop()
-
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
 // exitCode returns the process status for run's error and prints the error

@@ -54,8 +54,24 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 		creatorIDs = append(creatorIDs, id)
 	}
 
+	var wg sync.WaitGroup
+
+	if fields["creator"] && len(creatorIDs) > 0 {
+		wg.Go(func() {
+			r.prefetch(ctx, "creator", len(meetingIDs), func() error { return l.Users.Prefetch(ctx, creatorIDs) })
+		})
+	}
+
+	r.prefetchByMeetingID(ctx, meetingIDs, fields)
+	wg.Wait()
+}
+
+// prefetchByMeetingID loads the selected relations that are keyed by the
+// meeting's id, which is all of them but the creator, one statement per
+// relation and all concurrently.
+func (r *Resolver) prefetchByMeetingID(ctx context.Context, meetingIDs []uuid.UUID, fields map[string]bool) {
+	l := loaders.From(ctx)
 	prefetches := map[string]func() error{
-		"creator":      func() error { return l.Users.Prefetch(ctx, creatorIDs) },
 		"participants": func() error { return l.Participants.Prefetch(ctx, meetingIDs) },
 		"recordings":   func() error { return l.Recordings.Prefetch(ctx, meetingIDs) },
 		"analysis":     func() error { return l.Analyses.Prefetch(ctx, meetingIDs) },
@@ -65,22 +81,23 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 	var wg sync.WaitGroup
 
 	for field, prefetch := range prefetches {
-		if !fields[field] || (field == "creator" && len(creatorIDs) == 0) {
-			continue
+		if fields[field] {
+			wg.Go(func() { r.prefetch(ctx, field, len(meetingIDs), prefetch) })
 		}
-
-		// Loader.Prefetch recovers a panic of its fetch into an error.
-		wg.Go(func() {
-			// The field resolvers load again and report the error to the
-			// client, so a failure here only costs a statement.
-			if err := prefetch(); err != nil {
-				r.Logger.WarnContext(ctx, "prefetching meeting relation failed",
-					slog.String("field", field), slog.Int("meetings", len(meetingIDs)), slog.Any("error", err))
-			}
-		})
 	}
 
 	wg.Wait()
+}
+
+// prefetch runs one relation's prefetch and logs its failure. The field
+// resolvers load again and report the error to the client, so a failure
+// here only costs a statement. Loader.Prefetch recovers a panic of its
+// fetch into an error.
+func (r *Resolver) prefetch(ctx context.Context, field string, meetings int, prefetch func() error) {
+	if err := prefetch(); err != nil {
+		r.Logger.WarnContext(ctx, "prefetching meeting relation failed",
+			slog.String("field", field), slog.Int("meetings", meetings), slog.Any("error", err))
+	}
 }
 
 // selectedMeetingFields returns the names of the Meeting fields selected

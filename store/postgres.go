@@ -47,6 +47,12 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		poolConfig.ConnConfig.Tracer = cfg.Tracer
 	}
 
+	poolConfig.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		registerUUIDCodec(conn.TypeMap())
+
+		return nil
+	}
+
 	timeout := cfg.ConnectTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second

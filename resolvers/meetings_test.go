@@ -270,7 +270,7 @@ func TestRequestAnalysisStatementCount(t *testing.T) {
 	}`, map[string]any{"meeting": meeting.String()})
 	require.Empty(t, response.Errors)
 	assert.JSONEq(t, `"QUEUED"`, string(mustField(t, response.Data, "requestAnalysis", "status")))
-	// The caller, then the task with its event and outbox rows in one
+	// The membership check, the task, its event and its outbox rows in one
 	// statement that is its own transaction.
-	assert.Equal(t, int64(2), statements)
+	assert.Equal(t, int64(1), statements)
 }

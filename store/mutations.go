@@ -345,12 +345,14 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	return result, nil
 }
 
-// RequestAnalysis queues a task of kind for the meeting; any participant
-// may request one. With an idempotency key that already made a task, it
-// returns that task. The task, its first event and its outbox messages are
-// written by one statement, which is its own transaction.
-func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
-	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
+// RequestAnalysis queues a task of kind for the meeting on behalf of the
+// user requesterID; any participant may request one. With an idempotency
+// key that already made a task, it returns that task. The task, its first
+// event and its outbox messages are written by one statement, which is
+// its own transaction and also checks the membership, so the user is not
+// loaded first.
+func (s *Store) RequestAnalysis(ctx context.Context, requesterID, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
+	if existing, err := s.taskByIdempotencyKey(ctx, requesterID, idempotencyKey); err != nil || existing != nil {
 		if err != nil {
 			return nil, err
 		}
@@ -359,16 +361,16 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 	}
 
 	task, messages, err := s.createTask(ctx, s.pool, newTask{
-		meetingID: meetingID, kind: kind, requestedBy: &actor.ID, idempotencyKey: idempotencyKey, membersOnly: true,
+		meetingID: meetingID, kind: kind, requestedBy: &requesterID, idempotencyKey: idempotencyKey, membersOnly: true,
 	})
 	if errors.Is(err, errTaskNotCreated) {
-		err = s.whyTaskNotCreated(ctx, actor, meetingID)
+		err = s.whyTaskNotCreated(ctx, requesterID, meetingID)
 	}
 
 	if errors.Is(err, errDuplicateKey) {
 		// A concurrent request with the same key committed first; this one
 		// now returns what that one made.
-		return s.RequestAnalysis(ctx, actor, meetingID, kind, idempotencyKey)
+		return s.RequestAnalysis(ctx, requesterID, meetingID, kind, idempotencyKey)
 	}
 
 	if err != nil {
@@ -382,11 +384,20 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 }
 
 // whyTaskNotCreated returns the error for a members-only task that
-// createTask did not insert. It is NOT_FOUND for a meeting the actor may
-// not see and FORBIDDEN for one they do not take part in. For a member it
-// is errDuplicateKey, because then the idempotency key was taken.
-func (s *Store) whyTaskNotCreated(ctx context.Context, actor *User, meetingID uuid.UUID) error {
-	member, err := lockMeeting(ctx, s.pool, meetingID, actor.ID, noLock)
+// createTask did not insert. It is UNAUTHENTICATED for a user who no
+// longer exists, NOT_FOUND for a meeting the user may not see and
+// FORBIDDEN for one they do not take part in. For a member it is
+// errDuplicateKey, because then the idempotency key was taken.
+func (s *Store) whyTaskNotCreated(ctx context.Context, userID, meetingID uuid.UUID) error {
+	if _, err := s.UserByID(ctx, userID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return apperr.Wrap(err, apperr.Unauthenticated, "the token's user no longer exists")
+		}
+
+		return err
+	}
+
+	member, err := lockMeeting(ctx, s.pool, meetingID, userID, noLock)
 	if err != nil {
 		return err
 	}

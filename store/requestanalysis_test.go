@@ -27,7 +27,7 @@ func TestRequestAnalysisWritesTaskEventAndOutbox(t *testing.T) {
 
 	db.SetOutboxNotifier(func(messages []store.OutboxMessage) { notified = append(notified, messages...) })
 
-	task, err := db.RequestAnalysis(ctx, alice, meeting, "NOOP", nil)
+	task, err := db.RequestAnalysis(ctx, alice.ID, meeting, "NOOP", nil)
 	require.NoError(t, err)
 	assert.Equal(t, store.TaskQueued, task.Status)
 	assert.Equal(t, int64(1), task.LastSeq)
@@ -86,7 +86,7 @@ func TestRequestAnalysisRejectsNonMembers(t *testing.T) {
 	}
 
 	for _, c := range cases {
-		_, err := db.RequestAnalysis(ctx, c.actor, c.meeting, "NOOP", nil)
+		_, err := db.RequestAnalysis(ctx, c.actor.ID, c.meeting, "NOOP", nil)
 		require.Error(t, err, c.name)
 		assert.Equal(t, c.code, apperr.CodeOf(err), "%s: %v", c.name, err)
 	}
@@ -99,6 +99,21 @@ func TestRequestAnalysisRejectsNonMembers(t *testing.T) {
 	assert.Zero(t, outboxRows, "rejected requests write no outbox row")
 }
 
+func TestRequestAnalysisOfDeletedUser(t *testing.T) {
+	t.Parallel()
+
+	db, _ := seeded(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	carol := store.SeedID("user:carol")
+
+	// Deleting the user also deletes their participant rows.
+	_, err := db.Pool().Exec(ctx, `DELETE FROM users WHERE id = $1`, carol)
+	require.NoError(t, err)
+
+	_, err = db.RequestAnalysis(ctx, carol, store.SeedID("meeting:planning"), "NOOP", nil)
+	assert.Equal(t, apperr.Unauthenticated, apperr.CodeOf(err), "%v", err)
+}
+
 func TestRequestAnalysisKeyReturnsFirstTask(t *testing.T) {
 	t.Parallel()
 
@@ -107,14 +122,14 @@ func TestRequestAnalysisKeyReturnsFirstTask(t *testing.T) {
 	meeting := store.SeedID("meeting:planning")
 	key := "retry-key"
 
-	first, err := db.RequestAnalysis(ctx, alice, meeting, "NOOP", &key)
+	first, err := db.RequestAnalysis(ctx, alice.ID, meeting, "NOOP", &key)
 	require.NoError(t, err)
 
-	again, err := db.RequestAnalysis(ctx, alice, meeting, "NOOP", &key)
+	again, err := db.RequestAnalysis(ctx, alice.ID, meeting, "NOOP", &key)
 	require.NoError(t, err)
 	assert.Equal(t, first.ID, again.ID)
 
-	_, err = db.RequestAnalysis(ctx, alice, store.SeedID("meeting:design-review"), "NOOP", &key)
+	_, err = db.RequestAnalysis(ctx, alice.ID, store.SeedID("meeting:design-review"), "NOOP", &key)
 	assert.Equal(t, apperr.BadUserInput, apperr.CodeOf(err), "the key of another meeting's task: %v", err)
 
 	var outboxRows int

@@ -45,7 +45,7 @@ func TestOneTraceFromMutationToEvent(t *testing.T) {
 	t.Cleanup(subscription.Close)
 
 	ctx, mutation := tracing.Tracer().Start(testenv.Context(t, 30*time.Second), "mutation requestAnalysis")
-	task, err := h.DB.RequestAnalysis(ctx, h.Alice, h.MeetingID, consumers.KindNoop, nil)
+	task, err := h.DB.RequestAnalysis(ctx, h.Alice.ID, h.MeetingID, consumers.KindNoop, nil)
 	require.NoError(t, err)
 	mutation.End()
 

@@ -260,3 +260,20 @@ func TestMeetingRequiresSignIn(t *testing.T) {
 	require.Len(t, response.Errors, 1)
 	assert.Equal(t, "UNAUTHENTICATED", response.Errors[0].Code())
 }
+
+func TestRequestAnalysisStatementCount(t *testing.T) {
+	t.Parallel()
+
+	g := setup(t)
+	alice := g.addUser(t, "Alice")
+	meeting := g.addMeeting(t, meetingFixture{creator: alice, participants: []uuid.UUID{alice}})
+
+	response, statements := g.query(t, alice, `mutation($meeting: ID!) {
+		requestAnalysis(meetingId: $meeting, kind: NOOP) { id status }
+	}`, map[string]any{"meeting": meeting.String()})
+	require.Empty(t, response.Errors)
+	assert.JSONEq(t, `"QUEUED"`, string(mustField(t, response.Data, "requestAnalysis", "status")))
+	// The membership check, the task, its event and its outbox rows in one
+	// statement that is its own transaction.
+	assert.Equal(t, int64(1), statements)
+}

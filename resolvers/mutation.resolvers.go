@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/meetgraph/meetgraph/apperr"
+	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/graph/model"
 	"github.com/meetgraph/meetgraph/store"
@@ -105,7 +106,15 @@ func (r *mutationResolver) EndMeeting(ctx context.Context, id string, idempotenc
 
 // RequestAnalysis is the resolver for the requestAnalysis field.
 func (r *mutationResolver) RequestAnalysis(ctx context.Context, meetingID string, kind model.AnalysisKind, idempotencyKey *string) (*model.Task, error) {
-	actor, id, err := r.actorAndID(ctx, "meeting", meetingID)
+	id, err := parseID("meeting", meetingID)
+	if err != nil {
+		return nil, err
+	}
+
+	// The store queues the task only for a member of the meeting and
+	// returns UNAUTHENTICATED for a user who no longer exists, so the
+	// user is not loaded here.
+	userID, err := auth.UserID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +123,7 @@ func (r *mutationResolver) RequestAnalysis(ctx context.Context, meetingID string
 		return nil, err
 	}
 
-	task, err := r.Store.RequestAnalysis(ctx, actor, id, string(kind), idempotencyKey)
+	task, err := r.Store.RequestAnalysis(ctx, userID, id, string(kind), idempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -112,8 +112,9 @@ const (
 
 // lockMeeting selects the meeting, with the row lock lock, and the user's
 // role in it. A meeting the user may not see is NOT_FOUND, so that private
-// meetings do not leak.
-func lockMeeting(ctx context.Context, tx pgx.Tx, meetingID, userID uuid.UUID, lock string) (*membership, error) {
+// meetings do not leak. With the pool as tx it takes no lock that outlasts
+// the statement.
+func lockMeeting(ctx context.Context, tx queryRower, meetingID, userID uuid.UUID, lock string) (*membership, error) {
 	var (
 		m    Meeting
 		role *string
@@ -344,11 +345,14 @@ func (s *Store) EndMeeting(ctx context.Context, actor *User, meetingID uuid.UUID
 	return result, nil
 }
 
-// RequestAnalysis queues a task of kind for the meeting; any participant
-// may request one. With an idempotency key that already made a task, it
-// returns that task.
-func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
-	if existing, err := s.taskByIdempotencyKey(ctx, actor.ID, idempotencyKey); err != nil || existing != nil {
+// RequestAnalysis queues a task of kind for the meeting on behalf of the
+// user requesterID; any participant may request one. With an idempotency
+// key that already made a task, it returns that task. The task, its first
+// event and its outbox messages are written by one statement, which is
+// its own transaction and also checks the membership, so the user is not
+// loaded first.
+func (s *Store) RequestAnalysis(ctx context.Context, requesterID, meetingID uuid.UUID, kind string, idempotencyKey *string) (*Task, error) {
+	if existing, err := s.taskByIdempotencyKey(ctx, requesterID, idempotencyKey); err != nil || existing != nil {
 		if err != nil {
 			return nil, err
 		}
@@ -356,29 +360,17 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 		return existing, sameRequest(existing, meetingID, kind)
 	}
 
-	var messages []OutboxMessage
-
-	task, err := inTx(ctx, s, func(tx pgx.Tx) (*Task, error) {
-		member, err := lockMeeting(ctx, tx, meetingID, actor.ID, noLock)
-		if err != nil {
-			return nil, err
-		}
-
-		if err := RequireMember(meetingID, member.role, member.isCreator); err != nil {
-			return nil, err
-		}
-
-		task, taskMessages, err := s.createTask(ctx, tx, newTask{
-			meetingID: meetingID, kind: kind, requestedBy: &actor.ID, idempotencyKey: idempotencyKey,
-		})
-		messages = taskMessages
-
-		return task, err
+	task, messages, err := s.createTask(ctx, s.pool, newTask{
+		meetingID: meetingID, kind: kind, requestedBy: &requesterID, idempotencyKey: idempotencyKey, membersOnly: true,
 	})
+	if errors.Is(err, errTaskNotCreated) {
+		err = s.whyTaskNotCreated(ctx, requesterID, meetingID)
+	}
+
 	if errors.Is(err, errDuplicateKey) {
 		// A concurrent request with the same key committed first; this one
 		// now returns what that one made.
-		return s.RequestAnalysis(ctx, actor, meetingID, kind, idempotencyKey)
+		return s.RequestAnalysis(ctx, requesterID, meetingID, kind, idempotencyKey)
 	}
 
 	if err != nil {
@@ -389,6 +381,35 @@ func (s *Store) RequestAnalysis(ctx context.Context, actor *User, meetingID uuid
 	s.observeCreated(task)
 
 	return task, nil
+}
+
+// whyTaskNotCreated returns the error for a members-only task that
+// createTask did not insert. It is UNAUTHENTICATED for a user who no
+// longer exists, NOT_FOUND for a meeting the user may not see and
+// FORBIDDEN for one they do not take part in. For a member it is
+// errDuplicateKey, because then the idempotency key was taken.
+func (s *Store) whyTaskNotCreated(ctx context.Context, userID, meetingID uuid.UUID) error {
+	if _, err := s.UserByID(ctx, userID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return apperr.Wrap(err, apperr.Unauthenticated, "the token's user no longer exists")
+		}
+
+		return err
+	}
+
+	member, err := lockMeeting(ctx, s.pool, meetingID, userID, noLock)
+	if err != nil {
+		return err
+	}
+
+	if err := RequireMember(meetingID, member.role, member.isCreator); err != nil {
+		return err
+	}
+
+	// NOTE: a user who joined the meeting after createTask's statement
+	// also gets here without a key conflict, and RequestAnalysis then
+	// tries again.
+	return errDuplicateKey
 }
 
 // sameRequest rejects an idempotency key that the user already used for a
@@ -407,6 +428,11 @@ func sameRequest(existing *Task, meetingID uuid.UUID, kind string) error {
 // idempotency key first.
 var errDuplicateKey = errors.New("idempotency key already used")
 
+// errTaskNotCreated means that createTask inserted no members-only task,
+// because the requester is not a member of the meeting or the idempotency
+// key is taken.
+var errTaskNotCreated = errors.New("task not created")
+
 type newTask struct {
 	meetingID   uuid.UUID
 	recordingID *uuid.UUID
@@ -415,17 +441,88 @@ type newTask struct {
 	// task that a worker queues.
 	requestedBy    *uuid.UUID
 	idempotencyKey *string
+	// membersOnly inserts the task only if requestedBy created the meeting
+	// or takes part in it.
+	membersOnly bool
 }
 
-// createTask inserts a QUEUED task with its first event (seq 1) and its
-// task message, all in tx.
-func (s *Store) createTask(ctx context.Context, tx pgx.Tx, input newTask) (*Task, []OutboxMessage, error) {
-	task, err := scanTask(tx.QueryRow(ctx, `INSERT INTO tasks AS t (id, meeting_id, recording_id, kind, requested_by, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, $6)
+// queryRower runs a statement that returns at most one row. It is a
+// pgx.Tx, or the pool for a statement that is its own transaction.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// createTaskSQL inserts a QUEUED task ($7 to $12, with the members-only
+// check when $13 is true), its first event (stage $14, time $15) and,
+// only if the task was inserted, the outbox messages in $1 to $6 of
+// insertOutboxSQL. It returns the task and the outbox rows' message ids
+// and ids, or no row when no task was inserted. PostgreSQL checks the
+// foreign keys of task_events at the end of the statement, after the task
+// row exists.
+const createTaskSQL = `WITH task AS (
+		INSERT INTO tasks AS t (id, meeting_id, recording_id, kind, requested_by, idempotency_key, last_seq)
+		SELECT $7::uuid, $8::uuid, $9::uuid, $10::text, $11::uuid, $12::text, 1
+		WHERE NOT $13::boolean OR EXISTS (SELECT 1 FROM meetings m WHERE m.id = $8::uuid AND (m.creator_id = $11::uuid
+			OR EXISTS (SELECT 1 FROM participants p WHERE p.meeting_id = m.id AND p.user_id = $11::uuid)))
 		ON CONFLICT (requested_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-		RETURNING `+taskColumns,
-		uuid.New(), input.meetingID, input.recordingID, input.kind, input.requestedBy, input.idempotencyKey))
+		RETURNING ` + taskColumns + `
+	), event AS (
+		INSERT INTO task_events (task_id, seq, status, progress, stage, created_at)
+		SELECT id, 1, status, progress, $14::text, $15::timestamptz FROM task
+	), messages AS (
+		` + insertOutboxSQL + `
+		WHERE EXISTS (SELECT FROM task)
+		RETURNING message_id, id
+	)
+	SELECT task.*, ARRAY(SELECT message_id FROM messages), ARRAY(SELECT id FROM messages) FROM task`
+
+// createTask inserts a QUEUED task with its first event (seq 1) and its
+// task message, all with one statement in tx. The event's time comes from
+// this process's clock, because its outbox message carries it and is
+// encoded before the statement runs.
+func (s *Store) createTask(ctx context.Context, tx queryRower, input newTask) (*Task, []OutboxMessage, error) {
+	planned := &Task{
+		ID: uuid.New(), MeetingID: input.meetingID, RecordingID: input.recordingID, Kind: input.kind,
+		Status: TaskQueued, RequestedBy: input.requestedBy,
+	}
+	// PostgreSQL stores microseconds, and the message must carry the
+	// stored time.
+	event := TaskEvent{
+		TaskID: planned.ID, Seq: 1, Status: TaskQueued, Stage: "queued",
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+
+	eventMessage, err := taskEventMessage(planned, event)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	message, err := taskMessage(planned, WorkRoute(planned, 1))
+	if err != nil {
+		return nil, nil, err
+	}
+
+	messages := []OutboxMessage{eventMessage, message}
+
+	arguments, err := s.outboxArguments(ctx, messages)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	arguments = append(arguments, planned.ID, input.meetingID, input.recordingID, input.kind, input.requestedBy,
+		input.idempotencyKey, input.membersOnly, event.Stage, event.CreatedAt)
+
+	var (
+		messageIDs []string
+		outboxIDs  []int64
+	)
+
+	task, err := scanTask(tx.QueryRow(ctx, createTaskSQL, arguments...), &messageIDs, &outboxIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
+		if input.membersOnly {
+			return nil, nil, errTaskNotCreated
+		}
+
 		return nil, nil, errDuplicateKey
 	}
 
@@ -433,22 +530,12 @@ func (s *Store) createTask(ctx context.Context, tx pgx.Tx, input newTask) (*Task
 		return nil, nil, fmt.Errorf("insert %s task for meeting %s: %w", input.kind, input.meetingID, err)
 	}
 
-	event, err := s.recordTaskChange(ctx, tx, task, TaskChange{Status: TaskQueued, Stage: "queued"})
-	if err != nil {
-		return nil, nil, err
+	ids := make(map[string]int64, len(messageIDs))
+	for i, messageID := range messageIDs {
+		ids[messageID] = outboxIDs[i]
 	}
 
-	message, err := taskMessage(task, WorkRoute(task, 1))
-	if err != nil {
-		return nil, nil, err
-	}
-
-	messages, err := s.insertOutbox(ctx, tx, event, message)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	task.LastSeq = 1
+	setOutboxIDs(messages, ids)
 
 	return task, messages, nil
 }

@@ -43,7 +43,7 @@ func TestConcurrentIdempotentRequestsShareTask(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range requests {
 		wg.Go(func() {
-			task, err := db.RequestAnalysis(context.Background(), alice, meeting, "NOOP", &key)
+			task, err := db.RequestAnalysis(context.Background(), alice.ID, meeting, "NOOP", &key)
 			if err != nil {
 				t.Errorf("request %d: %v", i, err)
 

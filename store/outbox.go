@@ -74,10 +74,51 @@ func (s *Store) afterCommit(messages []OutboxMessage) {
 	}
 }
 
+// insertOutboxSQL inserts the messages in the arguments that
+// outboxArguments returns, as $1 to $6, due for the relay after the grace
+// period in $6.
+const insertOutboxSQL = `INSERT INTO outbox (exchange, routing_key, message_id, headers, body, next_attempt_at)
+	SELECT e, r, m, h::jsonb, b, now() + $6::interval
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u (e, r, m, h, b)`
+
 // insertOutbox stores messages in tx with one statement, due for the
 // relay after the store's grace period, and returns them with their ids.
 // Message ids must be unique within one call.
 func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, messages ...OutboxMessage) ([]OutboxMessage, error) {
+	arguments, err := s.outboxArguments(ctx, messages)
+	if err != nil {
+		return nil, err
+	}
+
+	rows, err := tx.Query(ctx, insertOutboxSQL+` RETURNING message_id, id`, arguments...)
+	if err != nil {
+		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
+	}
+
+	ids := make(map[string]int64, len(messages))
+
+	var (
+		messageID string
+		id        int64
+	)
+
+	_, err = pgx.ForEachRow(rows, []any{&messageID, &id}, func() error {
+		ids[messageID] = id
+
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
+	}
+
+	setOutboxIDs(messages, ids)
+
+	return messages, nil
+}
+
+// outboxArguments returns the arguments $1 to $6 of insertOutboxSQL for
+// messages. It adds the trace context of ctx to each message's headers.
+func (s *Store) outboxArguments(ctx context.Context, messages []OutboxMessage) ([]any, error) {
 	var (
 		exchanges, routingKeys, messageIDs, headers = make([]string, len(messages)), make([]string, len(messages)),
 			make([]string, len(messages)), make([]string, len(messages))
@@ -104,36 +145,14 @@ func (s *Store) insertOutbox(ctx context.Context, tx pgx.Tx, messages ...OutboxM
 			message.Exchange, message.RoutingKey, message.MessageID, string(encoded), message.Body
 	}
 
-	rows, err := tx.Query(ctx, `INSERT INTO outbox (exchange, routing_key, message_id, headers, body, next_attempt_at)
-		SELECT e, r, m, h::jsonb, b, now() + $6::interval
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS u (e, r, m, h, b)
-		RETURNING message_id, id`,
-		exchanges, routingKeys, messageIDs, headers, bodies, s.grace())
-	if err != nil {
-		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
-	}
+	return []any{exchanges, routingKeys, messageIDs, headers, bodies, s.grace()}, nil
+}
 
-	ids := make(map[string]int64, len(messages))
-
-	var (
-		messageID string
-		id        int64
-	)
-
-	_, err = pgx.ForEachRow(rows, []any{&messageID, &id}, func() error {
-		ids[messageID] = id
-
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("insert %d outbox messages: %w", len(messages), err)
-	}
-
+// setOutboxIDs sets the ID of each message from ids, keyed by message id.
+func setOutboxIDs(messages []OutboxMessage, ids map[string]int64) {
 	for i := range messages {
 		messages[i].ID = ids[messages[i].MessageID]
 	}
-
-	return messages, nil
 }
 
 // MarkOutboxPublished records that the broker confirmed the messages with ids.

@@ -63,11 +63,14 @@ type TaskEvent struct {
 const taskColumns = `t.id, t.meeting_id, t.recording_id, t.kind, t.status, t.progress, t.attempts,
 	t.last_error, t.requested_by, t.last_seq, t.created_at, t.updated_at, t.started_at, t.finished_at`
 
-func scanTask(row pgx.Row) (*Task, error) {
+// scanTask scans the taskColumns of row, and further columns into extra.
+func scanTask(row pgx.Row, extra ...any) (*Task, error) {
 	var t Task
 
-	err := row.Scan(&t.ID, &t.MeetingID, &t.RecordingID, &t.Kind, &t.Status, &t.Progress, &t.Attempts,
-		&t.LastError, &t.RequestedBy, &t.LastSeq, &t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.FinishedAt)
+	destinations := []any{&t.ID, &t.MeetingID, &t.RecordingID, &t.Kind, &t.Status, &t.Progress, &t.Attempts,
+		&t.LastError, &t.RequestedBy, &t.LastSeq, &t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.FinishedAt}
+
+	err := row.Scan(append(destinations, extra...)...)
 	if err != nil {
 		return nil, err
 	}

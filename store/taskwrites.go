@@ -94,6 +94,11 @@ func (s *Store) recordTaskChange(ctx context.Context, tx pgx.Tx, task *Task, cha
 		return OutboxMessage{}, err
 	}
 
+	return taskEventMessage(task, event)
+}
+
+// taskEventMessage builds the outbox message that announces event of task.
+func taskEventMessage(task *Task, event TaskEvent) (OutboxMessage, error) {
 	body, err := json.Marshal(events.TaskEvent{
 		TaskID: task.ID, MeetingID: task.MeetingID, Kind: task.Kind, Seq: event.Seq, Status: event.Status,
 		Progress: event.Progress, Stage: event.Stage, Message: event.Message, At: event.CreatedAt,

@@ -32,8 +32,8 @@ type loadConfig struct {
 func runLoad(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("run", flag.ContinueOnError)
 	config := loadConfig{}
-	query := flags.String("query", "detail", "operation to send: detail, list5, list50 or trivial")
-	meeting := flags.String("meeting", "", "meeting id for -query detail")
+	query := flags.String("query", "detail", "operation to send: detail, list5, list50, trivial or analysis (a requestAnalysis mutation)")
+	meeting := flags.String("meeting", "", "meeting id for -query detail and analysis")
 
 	flags.StringVar(&config.url, "url", "http://127.0.0.1:8080/query", "GraphQL endpoint on this machine")
 	flags.StringVar(&config.token, "token", "", "bearer token to send (meetgraph token --user ID)")

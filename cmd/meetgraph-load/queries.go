@@ -20,20 +20,22 @@ var queries = map[string]string{
 	"list5":   `query List { meetings(first: 5) { edges { cursor node { ` + meetingFields + ` } } pageInfo { hasNextPage endCursor } } }`,
 	"list50":  `query List { meetings(first: 50) { edges { cursor node { ` + meetingFields + ` } } pageInfo { hasNextPage endCursor } } }`,
 	"trivial": `{ __typename }`,
+	// analysis queues a NOOP task: one requestAnalysis mutation.
+	"analysis": `mutation Analysis($id: ID!) { requestAnalysis(meetingId: $id, kind: NOOP) { id status } }`,
 }
 
 // requestBody encodes the JSON body for the named query.
 func requestBody(name, meetingID string) ([]byte, error) {
 	query, ok := queries[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown -query %q: use detail, list5, list50 or trivial", name)
+		return nil, fmt.Errorf("unknown -query %q: use detail, list5, list50, trivial or analysis", name)
 	}
 
 	body := map[string]any{"query": query}
 
-	if name == "detail" {
+	if name == "detail" || name == "analysis" {
 		if meetingID == "" {
-			return nil, fmt.Errorf("-query detail needs -meeting")
+			return nil, fmt.Errorf("-query %s needs -meeting", name)
 		}
 
 		body["variables"] = map[string]any{"id": meetingID}

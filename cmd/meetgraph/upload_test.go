@@ -107,8 +107,11 @@ func TestUploadRecordingToEndedMeeting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, info.Size(), size)
 
+	// The worker of `meetgraph all` may already have started the task, so
+	// the check reads the task's first event, not its current status.
 	var kind, status string
-	require.NoError(t, db.Pool().QueryRow(t.Context(), `SELECT t.kind, t.status FROM tasks t
+	require.NoError(t, db.Pool().QueryRow(t.Context(), `SELECT t.kind, e.status FROM tasks t
+		JOIN task_events e ON e.task_id = t.id AND e.seq = 1
 		JOIN outbox o ON o.message_id = t.id::text WHERE t.recording_id = $1`, recording.ID).Scan(&kind, &status))
 	require.Equal(t, "RECORDING", kind)
 	require.Equal(t, "QUEUED", status)

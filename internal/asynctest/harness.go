@@ -149,7 +149,7 @@ func Start(t *testing.T, options Options) *Harness {
 func (h *Harness) Request(t *testing.T, kind string) *store.Task {
 	t.Helper()
 
-	task, err := h.DB.RequestAnalysis(testenv.Context(t, 10*time.Second), h.Alice, h.MeetingID, kind, nil)
+	task, err := h.DB.RequestAnalysis(testenv.Context(t, 10*time.Second), h.Alice.ID, h.MeetingID, kind, nil)
 	if err != nil {
 		t.Fatalf("request %s task: %v", kind, err)
 	}

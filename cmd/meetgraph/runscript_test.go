@@ -118,3 +118,18 @@ func (l lineLogger) Write(p []byte) (int, error) {
 
 	return len(p), nil
 }
+
+func TestRunScriptHelpStartsNothing(t *testing.T) {
+	t.Parallel()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	script := exec.CommandContext(ctx, "bash", "../../scripts/run", "--help")
+	// Whatever the script would start stays on a port nothing listens on.
+	script.Env = append(os.Environ(), "MEETGRAPH_HTTP_ADDR="+testenv.FreeAddr(t))
+
+	output, err := script.CombinedOutput()
+	require.NoError(t, err, string(output))
+	require.Contains(t, string(output), "Usage: scripts/run")
+}

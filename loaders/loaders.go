@@ -112,21 +112,30 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 
 type contextKey struct{}
 
-// ForEvent returns a function that gives a context a fresh set of loaders,
-// for resolving one subscription event.
-func ForEvent(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
+// ForResponse returns a function that gives a context a fresh set of
+// loaders, for resolving one subscription event or one operation on a
+// WebSocket connection.
+func ForResponse(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
 	return func(ctx context.Context) context.Context {
 		return WithLoaders(ctx, New(st, config, logger))
 	}
 }
 
-// Middleware puts a fresh set of loaders into each request's context. A
-// WebSocket or SSE request lives as long as its subscriptions, so the
-// gateway also gives every subscription event a fresh set (see ForEvent);
-// otherwise later events would show rows cached for earlier ones.
+// Middleware puts a fresh set of loaders into each request's context,
+// except a WebSocket upgrade's. A WebSocket or SSE request lives as long as
+// its subscriptions, and later responses must not show rows cached for
+// earlier ones. So the gateway gives every subscription event and every
+// operation on a WebSocket connection a fresh set (see ForResponse), and an
+// idle WebSocket connection holds no loaders.
 func Middleware(st *store.Store, config Config, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Upgrade") != "" {
+				next.ServeHTTP(w, r)
+
+				return
+			}
+
 			ctx := WithLoaders(r.Context(), New(st, config, logger))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})

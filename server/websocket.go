@@ -66,7 +66,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	conn, err := websocket.Accept(smallWriteBuffer{w}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:   options.Subprotocols,
 		OriginPatterns: a.originPatterns,
 	})
@@ -122,25 +122,41 @@ func connectionFromContext(ctx context.Context) *websocketConn {
 	return slot.conn
 }
 
-// websocketWriteBuffer is the size of a connection's write buffer. GraphQL
-// events are a few hundred bytes, and bufio writes a larger message
-// straight to the socket, so 1 KiB costs no extra system calls for them.
-const websocketWriteBuffer = 1024
+// websocketBufferSize is the size of a connection's read and write
+// buffers. GraphQL events and client messages are a few hundred bytes, and
+// bufio reads and writes a larger message straight from and to the socket,
+// so 1 KiB costs no extra system calls for them.
+const websocketBufferSize = 1024
 
-// smallWriteBuffer hands coder/websocket a hijacked connection with a 1 KiB
-// write buffer instead of the 4 KiB one that net/http makes for each
-// Hijack, which an idle subscription would hold for its whole life.
-type smallWriteBuffer struct {
+// smallBuffers hands coder/websocket a hijacked connection with 1 KiB read
+// and write buffers instead of the 4 KiB ones that net/http uses, which an
+// idle subscription would hold for its whole life.
+type smallBuffers struct {
 	http.ResponseWriter
 }
 
-func (w smallWriteBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, buffers, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 
-	return conn, bufio.NewReadWriter(buffers.Reader, bufio.NewWriterSize(conn, websocketWriteBuffer)), nil
+	reader := buffers.Reader
+
+	// Bytes that the client sent after the upgrade request are in net/http's
+	// buffer. They move to the small one, which takes them in one read.
+	if buffered := reader.Buffered(); buffered <= websocketBufferSize {
+		pending, _ := reader.Peek(buffered)
+		reader = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), websocketBufferSize)
+
+		if _, err := reader.Peek(buffered); err != nil {
+			_ = conn.Close()
+
+			return nil, nil, fmt.Errorf("move buffered bytes of hijacked connection: %w", err)
+		}
+	}
+
+	return conn, bufio.NewReadWriter(reader, bufio.NewWriterSize(conn, websocketBufferSize)), nil
 }
 
 // register adds c to the registry; it fails once closeAll has run.

@@ -109,15 +109,19 @@ func newSubscriptionTransports(config SubscriptionConfig, deps Deps) *subscripti
 // addTo adds the WebSocket and SSE transports to srv. SSE comes before POST
 // because both accept JSON POST requests and SSE is recognised by its Accept header.
 func (s *subscriptionTransports) addTo(srv *handler.Server) {
-	srv.AddTransport(transport.Websocket{
-		Implementation: s.websocket,
-		InitFunc:       s.initConnection,
-		// The legacy protocol's keep-alive message lets its clients notice a
-		// dead server; graphql-transport-ws clients rely on ping frames.
-		KeepAlivePingInterval: s.config.PingInterval,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.logger.Debug("WebSocket error", slog.String("request_id", RequestID(ctx)), slog.Any("error", err))
+	srv.AddTransport(detachedWebsocket{
+		Websocket: transport.Websocket{
+			Implementation: s.websocket,
+			InitFunc:       s.initConnection,
+			// The legacy protocol's keep-alive message lets its clients notice a
+			// dead server; graphql-transport-ws clients rely on ping frames.
+			KeepAlivePingInterval: s.config.PingInterval,
+			ErrorFunc: func(ctx context.Context, err error) {
+				s.logger.Debug("WebSocket error", slog.String("request_id", RequestID(ctx)), slog.Any("error", err))
+			},
 		},
+		logger:   s.logger,
+		stopping: s.stopping,
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: s.config.PingInterval})
 	srv.AroundOperations(limitSubscriptions(s.config.MaxPerConnection))
@@ -305,8 +309,10 @@ func (s *subscriptionTransports) originAllowed(r *http.Request) bool {
 // streams until its timeout.
 func (s *subscriptionTransports) shutdown() {
 	s.stopOnce.Do(func() {
-		s.stop()
+		// closeAll first: once a connection's context ends, gqlgen closes
+		// it with 1000, which would take the place of 1001.
 		s.websocket.closeAll()
+		s.stop()
 	})
 }
 

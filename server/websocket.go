@@ -93,6 +93,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 
 	if slot, ok := r.Context().Value(connectionSlotKey{}).(*connectionSlot); ok {
 		slot.conn = c
+		close(slot.hijacked)
 	}
 
 	return c, nil
@@ -105,12 +106,14 @@ type connectionSlotKey struct{}
 // context and no reference to the connection.
 type connectionSlot struct {
 	conn *websocketConn
+	// hijacked is closed once Accept has taken the connection from net/http.
+	hijacked chan struct{}
 	// subscriptions counts the connection's open subscriptions.
 	subscriptions atomic.Int32
 }
 
 func withConnectionSlot(ctx context.Context) context.Context {
-	return context.WithValue(ctx, connectionSlotKey{}, &connectionSlot{})
+	return context.WithValue(ctx, connectionSlotKey{}, &connectionSlot{hijacked: make(chan struct{})})
 }
 
 func connectionFromContext(ctx context.Context) *websocketConn {

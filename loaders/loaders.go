@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,11 +115,26 @@ type contextKey struct{}
 
 // ForResponse returns a function that gives a context a fresh set of
 // loaders, for resolving one subscription event or one operation on a
-// WebSocket connection.
+// WebSocket connection. The set is made at its first use: gqlgen prepares
+// a subscription's context for its next event before the event arrives,
+// and an idle subscription should not hold loaders while it waits.
 func ForResponse(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
 	return func(ctx context.Context) context.Context {
-		return WithLoaders(ctx, New(st, config, logger))
+		return context.WithValue(ctx, contextKey{}, &lazyLoaders{newLoaders: func() *Loaders { return New(st, config, logger) }})
 	}
+}
+
+// lazyLoaders makes a set of loaders at its first use.
+type lazyLoaders struct {
+	newLoaders func() *Loaders
+	once       sync.Once
+	loaders    *Loaders
+}
+
+func (l *lazyLoaders) get() *Loaders {
+	l.once.Do(func() { l.loaders = l.newLoaders() })
+
+	return l.loaders
 }
 
 // Middleware puts a fresh set of loaders into each request's context,
@@ -151,12 +167,14 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 // WithLoaders) did not run, which is a wiring mistake; gqlgen recovers the
 // panic into an INTERNAL error.
 func From(ctx context.Context) *Loaders {
-	l, ok := ctx.Value(contextKey{}).(*Loaders)
-	if !ok {
+	switch l := ctx.Value(contextKey{}).(type) {
+	case *Loaders:
+		return l
+	case *lazyLoaders:
+		return l.get()
+	default:
 		panic("loaders: no loaders in the request context; install loaders.Middleware")
 	}
-
-	return l
 }
 
 // byKey adapts a store query that returns one row per key.

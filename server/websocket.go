@@ -78,7 +78,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 		acceptor:     a,
 		conn:         conn,
 		strict:       conn.Subprotocol() == graphqlTransportWS,
-		logger:       a.logger.With(slog.String("remote_addr", r.RemoteAddr), slog.String("subprotocol", conn.Subprotocol())),
+		remoteAddr:   r.RemoteAddr,
 		active:       map[string]struct{}{},
 		writeTimeout: a.pingInterval,
 	}
@@ -216,7 +216,7 @@ type websocketConn struct {
 	acceptor     *websocketAcceptor
 	conn         *websocket.Conn
 	strict       bool
-	logger       *slog.Logger
+	remoteAddr   string
 	writeTimeout time.Duration
 
 	mu           sync.Mutex
@@ -233,6 +233,12 @@ type websocketConn struct {
 }
 
 var _ transport.WebsocketConn = (*websocketConn)(nil)
+
+// log returns the connection's logger. It is made at each use, which is
+// rare, so that an idle connection holds no formatted attributes.
+func (c *websocketConn) log() *slog.Logger {
+	return c.acceptor.logger.With(slog.String("remote_addr", c.remoteAddr), slog.String("subprotocol", c.conn.Subprotocol()))
+}
 
 func (c *websocketConn) start(pingInterval, initTimeout time.Duration) {
 	c.mu.Lock()
@@ -266,7 +272,7 @@ func (c *websocketConn) ping() {
 	}
 
 	if err != nil {
-		c.logger.Debug("closing WebSocket without pong", slog.Any("error", err))
+		c.log().Debug("closing WebSocket without pong", slog.Any("error", err))
 		_ = c.conn.CloseNow()
 
 		return
@@ -286,7 +292,7 @@ func (c *websocketConn) closeAt(deadline time.Time, code int, reason string) {
 	}
 
 	c.expiryTimer = time.AfterFunc(time.Until(deadline), func() {
-		c.logger.Debug("closing WebSocket whose token expired")
+		c.log().Debug("closing WebSocket whose token expired")
 		_ = c.WriteClose(code, reason)
 	})
 }
@@ -297,7 +303,7 @@ func (c *websocketConn) initTimedOut() {
 	c.mu.Unlock()
 
 	if !received {
-		c.logger.Debug("closing WebSocket without connection_init")
+		c.log().Debug("closing WebSocket without connection_init")
 		_ = c.WriteClose(closeInitTimeout, "Connection initialisation timeout")
 	}
 }
@@ -318,7 +324,7 @@ func (c *websocketConn) NextReader() (int, io.Reader, error) {
 	c.mu.Unlock()
 
 	if code != 0 {
-		c.logger.Debug("closing WebSocket for a protocol violation", slog.Int("code", code), slog.String("reason", reason))
+		c.log().Debug("closing WebSocket for a protocol violation", slog.Int("code", code), slog.String("reason", reason))
 		_ = c.WriteClose(code, reason)
 
 		return int(messageType), nil, errClosedByServer

@@ -126,14 +126,14 @@ func connectionFromContext(ctx context.Context) *websocketConn {
 }
 
 // websocketBufferSize is the size of a connection's read and write
-// buffers. GraphQL events and client messages are a few hundred bytes, and
+// buffers. A task event and a subscribe message take 100 to 400 bytes, and
 // bufio reads and writes a larger message straight from and to the socket,
-// so 1 KiB costs no extra system calls for them.
-const websocketBufferSize = 1024
+// with one more system call for the part that filled the buffer.
+const websocketBufferSize = 512
 
-// smallBuffers hands coder/websocket a hijacked connection with 1 KiB read
-// and write buffers instead of the 4 KiB ones that net/http uses, which an
-// idle subscription would hold for its whole life.
+// smallBuffers hands coder/websocket a hijacked connection with 512-byte
+// read and write buffers instead of the 4 KiB ones that net/http uses,
+// which an idle subscription would hold for its whole life.
 type smallBuffers struct {
 	http.ResponseWriter
 }

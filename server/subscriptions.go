@@ -120,8 +120,7 @@ func (s *subscriptionTransports) addTo(srv *handler.Server) {
 				s.logger.Debug("WebSocket error", slog.String("request_id", RequestID(ctx)), slog.Any("error", err))
 			},
 		},
-		logger:   s.logger,
-		stopping: s.stopping,
+		logger: s.logger,
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: s.config.PingInterval})
 	srv.AroundOperations(limitSubscriptions(s.config.MaxPerConnection))
@@ -309,10 +308,8 @@ func (s *subscriptionTransports) originAllowed(r *http.Request) bool {
 // streams until its timeout.
 func (s *subscriptionTransports) shutdown() {
 	s.stopOnce.Do(func() {
-		// closeAll first: once a connection's context ends, gqlgen closes
-		// it with 1000, which would take the place of 1001.
-		s.websocket.closeAll()
 		s.stop()
+		s.websocket.closeAll()
 	})
 }
 

@@ -20,8 +20,6 @@ type detachedWebsocket struct {
 	transport.Websocket
 
 	logger *slog.Logger
-	// stopping ends when shutdown starts, and with it each connection's context.
-	stopping context.Context
 }
 
 func (t detachedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -33,17 +31,14 @@ func (t detachedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graph
 	}
 
 	// net/http cancels the request's context when the handler returns, so
-	// the connection gets a context that only its own end or shutdown cancels.
+	// the connection gets a context that only its own end cancels. Shutdown
+	// ends it too, because it closes every registered connection.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	stopAtShutdown := context.AfterFunc(t.stopping, cancel)
 	result := make(chan any, 1)
 
 	// The goroutine gets w and r as arguments and not in a closure, so that
 	// nothing keeps them reachable once gqlgen has no more use for them.
-	go t.serve(w, r.WithContext(ctx), exec, slot, result, func() {
-		stopAtShutdown()
-		cancel()
-	})
+	go t.serve(w, r.WithContext(ctx), exec, slot, result, cancel)
 
 	// Until the upgrade succeeds the transport may still write an HTTP
 	// error response through w, so the handler waits for one or the other.
@@ -58,12 +53,13 @@ func (t detachedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graph
 	}
 }
 
-// serve runs gqlgen's transport for one connection, calls release when it
-// ends, and sends to result the value of a panic in it, or nil.
+// serve runs gqlgen's transport for one connection, cancels the
+// connection's context when it ends, and sends to result the value of a
+// panic in it, or nil.
 func (t detachedWebsocket) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
-	slot *connectionSlot, result chan<- any, release func(),
+	slot *connectionSlot, result chan<- any, cancel context.CancelFunc,
 ) {
-	defer release()
+	defer cancel()
 
 	requestID := RequestID(r.Context())
 	panicked := true

@@ -23,9 +23,7 @@ type eventSource[T any] interface {
 // feed moves a subscription's values into the buffered channel that gqlgen
 // reads, with no goroutine of its own while the subscription is idle. The
 // hub calls wake after each delivery, in the publisher's goroutine, and
-// wake sends what fits into the channel without blocking. Only when the
-// channel is full, the source needs the store, or the subscription ends
-// does it start a goroutine, which exits once nothing is pending. While the
+// wake starts a goroutine that exits once nothing is pending. While the
 // channel is full the hub's mailbox keeps every status change and terminal
 // event and coalesces progress events.
 type feed[T any] struct {
@@ -69,11 +67,13 @@ func startFeed[T any](ctx context.Context, size int, source eventSource[T],
 	return f.out
 }
 
-// wake moves the pending values, unless a run is in progress, which then
-// goes on to take them too. It never blocks.
+// wake starts a goroutine that moves the pending values, unless a run is in
+// progress, which then goes on to take them too. It never blocks. The
+// publisher only starts the goroutine, because moving the values in its own
+// goroutine would do the work of every subscriber one after the other.
 func (f *feed[T]) wake() {
 	if f.acquire() {
-		f.runNow()
+		go f.runInBackground()
 	}
 }
 
@@ -118,8 +118,8 @@ func (f *feed[T]) release() bool {
 }
 
 // run moves values until none is pending. With background false it runs in
-// a publisher's goroutine and hands over to a new goroutine where it would
-// block: on a full channel, a read of the store, or the end.
+// the subscribing resolver's goroutine and hands over to a new goroutine
+// where it would block: on a full channel, a read of the store, or the end.
 func (f *feed[T]) run(background bool) {
 	for {
 		if f.held == nil {
@@ -212,8 +212,8 @@ func (f *feed[T]) finish(err error) {
 }
 
 // recoverRun ends the feed after a panic in its source, like any early end,
-// instead of the process. The finish runs in a new goroutine because the
-// panic may have happened in a publisher's goroutine, under the hub's lock.
+// instead of the process. The finish runs in a new goroutine, so that it
+// never runs under a lock that the panicking caller held.
 func (f *feed[T]) recoverRun() {
 	if value := recover(); value != nil {
 		f.logPanic(value)

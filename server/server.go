@@ -139,7 +139,7 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 	// The first transport that supports a request serves it: WebSocket
 	// upgrades are GET requests and SSE requests are JSON POSTs, so both
 	// come before GET and POST.
-	subscriptions.addTo(srv)
+	subscriptions.addTo(srv, deps.ResponseContext)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	// Before postTransport, which would also take the request: Apollo
@@ -178,39 +178,10 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 		srv.Use(tracing.GraphQL{})
 	}
 
-	if prepare := deps.ResponseContext; prepare != nil {
-		srv.AroundOperations(prepareResponses(prepare))
-	}
-
 	srv.SetErrorPresenter(presentError(deps.Logger))
 	srv.SetRecoverFunc(recoverPanic(deps.Logger))
 
 	return srv
-}
-
-// prepareResponses calls prepare on the context of each response of a
-// subscription and of each operation on a WebSocket connection. It wraps the
-// operation's response handler, not each response as AroundResponses would,
-// because a subscription waits for its next event inside that handler. Go
-// halves an idle goroutine's stack only while the goroutine uses less than a
-// quarter of it, counting an 800-byte reserve. With the roughly 200 bytes of
-// frames that gqlgen's AroundResponses chain adds, an idle subscription's
-// goroutine used about 1.35 KiB and kept an 8 KiB stack; without them it uses
-// about 1.1 KiB and keeps 4 KiB (gqlgen v0.17.98, Go 1.26.8, measured under
-// scripts/bench-subscriptions fanout).
-func prepareResponses(prepare func(context.Context) context.Context) graphql.OperationMiddleware {
-	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		handler := next(ctx)
-
-		op := graphql.GetOperationContext(ctx).Operation
-		if connectionFromContext(ctx) == nil && (op == nil || op.Operation != ast.Subscription) {
-			return handler
-		}
-
-		return func(ctx context.Context) *graphql.Response {
-			return handler(prepare(ctx))
-		}
-	}
 }
 
 // withAccessLog logs each request at debug level, and at warn level when it

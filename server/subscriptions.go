@@ -360,11 +360,11 @@ func handleSubscriptionStats(transports *subscriptionTransports, subscriptions S
 // each response as AroundResponses would, because a subscription waits for
 // its next event inside that handler. Go halves an idle goroutine's stack
 // only while the goroutine uses less than a quarter of it, counting an
-// 800-byte reserve. With the roughly 200 bytes of frames that gqlgen's
-// AroundResponses chain adds, an idle subscription's goroutine used about
-// 1.35 KiB and kept an 8 KiB stack; with this one frame it uses about
-// 1.1 KiB and keeps 4 KiB (gqlgen v0.17.98, Go 1.26.8, measured under
-// scripts/bench-subscriptions fanout).
+// 800-byte reserve. gqlgen's AroundResponses chain adds about 200 bytes of
+// frames, with which an idle subscription's goroutine used about 1.35 KiB
+// and kept an 8 KiB stack. With this one frame it uses about 1.1 KiB and
+// keeps 4 KiB (gqlgen v0.17.98, Go 1.26.8, scripts/bench-subscriptions
+// fanout).
 func wrapOperations(max int, prepare func(context.Context) context.Context) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx).Operation

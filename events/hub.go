@@ -227,6 +227,30 @@ type Subscription struct {
 	closed  bool
 	// lastStatus is the status of each task's latest delivered event.
 	lastStatus map[uuid.UUID]string
+	// notify is called after each delivery and on close; see Notify.
+	notify func()
+}
+
+// Notify makes the subscription call fn after each delivery and when the
+// hub closes, besides signalling Wait. fn runs in the publisher's goroutine
+// while the hub's lock is held, so it must not block or call the hub.
+// Messages delivered before Notify are not announced to fn.
+func (s *Subscription) Notify(fn func()) {
+	s.mu.Lock()
+	s.notify = fn
+	s.mu.Unlock()
+}
+
+// signal wakes the subscriber after a delivery or on close.
+func (s *Subscription) signal(notify func()) {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+
+	if notify != nil {
+		notify()
+	}
 }
 
 func (s *Subscription) deliver(m Message) {
@@ -247,12 +271,10 @@ func (s *Subscription) deliver(m Message) {
 	}
 
 	s.pending = append(s.pending, m)
+	notify := s.notify
 	s.mu.Unlock()
 
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.signal(notify)
 }
 
 func (s *Subscription) trackStatus(m *Message) {
@@ -286,12 +308,10 @@ func (s *Subscription) removeCoalescable(newer *Message) {
 func (s *Subscription) close() {
 	s.mu.Lock()
 	s.closed = true
+	notify := s.notify
 	s.mu.Unlock()
 
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.signal(notify)
 }
 
 // Wait returns a channel that receives a value after messages arrive or the
@@ -327,5 +347,6 @@ func (s *Subscription) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.pending = nil
+	s.notify = nil
 	s.mu.Unlock()
 }

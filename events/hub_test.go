@@ -1,6 +1,7 @@
 package events
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -115,4 +116,29 @@ func TestHubResyncReachesEverySubscription(t *testing.T) {
 
 	require.True(t, takeAll(t, a)[0].Resync)
 	require.True(t, takeAll(t, b)[0].Resync)
+}
+
+func TestSubscriptionNotifyOnDeliveryAndClose(t *testing.T) {
+	t.Parallel()
+
+	hub := NewHub(0)
+	taskID, meetingID := uuid.New(), uuid.New()
+	subscription := hub.SubscribeTask(taskID)
+
+	var calls atomic.Int32
+
+	subscription.Notify(func() { calls.Add(1) })
+
+	hub.PublishTask(taskEvent(taskID, meetingID, 1, "QUEUED", 0))
+	require.Equal(t, int32(1), calls.Load(), "calls after one delivery")
+
+	hub.PublishTask(taskEvent(uuid.New(), meetingID, 1, "QUEUED", 0))
+	require.Equal(t, int32(1), calls.Load(), "calls after another task's event")
+
+	hub.Close()
+	require.Equal(t, int32(2), calls.Load(), "calls after the hub closed")
+
+	subscription.Close()
+	hub.PublishTask(taskEvent(taskID, meetingID, 2, "RUNNING", 0))
+	require.Equal(t, int32(2), calls.Load(), "calls after the subscription closed")
 }

@@ -29,8 +29,15 @@ type TaskStream struct {
 	// ready holds events in sequence order that Next returns before
 	// taking more from the subscription.
 	ready []*TaskEvent
-	done  bool
+	// gap is set when live events skipped a sequence number, which a read
+	// of the store fills before ready is returned.
+	gap  bool
+	done bool
 }
+
+// ErrStoreReadNeeded is returned by TaskStream.Poll when the next event
+// needs a read of the store and the caller did not allow one.
+var ErrStoreReadNeeded = errors.New("the next task event needs a read of the store")
 
 // OpenTaskStream subscribes to taskID and replays its stored events after
 // afterSeq. On error nothing stays subscribed.
@@ -53,6 +60,43 @@ func (h *Hub) OpenTaskStream(ctx context.Context, taskID uuid.UUID, afterSeq int
 // ErrHubClosed when the hub closed, and ctx's error when ctx ends first.
 func (s *TaskStream) Next(ctx context.Context) (*TaskEvent, error) {
 	for {
+		event, err := s.Poll(ctx, true)
+		if event != nil || err != nil {
+			return event, err
+		}
+
+		select {
+		case <-s.subscription.Wait():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Notify makes the stream call fn when live events arrive or the hub
+// closes, in the publisher's goroutine; see Subscription.Notify.
+func (s *TaskStream) Notify(fn func()) {
+	s.subscription.Notify(fn)
+}
+
+// Poll returns the next event without waiting, or nil when none is pending.
+// It returns io.EOF after the terminal event and ErrHubClosed when the hub
+// closed. With readStore false it returns ErrStoreReadNeeded instead of
+// reading the store to fill a gap; a later call with readStore true does.
+func (s *TaskStream) Poll(ctx context.Context, readStore bool) (*TaskEvent, error) {
+	for {
+		if s.gap {
+			if !readStore {
+				return nil, ErrStoreReadNeeded
+			}
+
+			if err := s.refill(ctx); err != nil {
+				return nil, err
+			}
+
+			s.gap = false
+		}
+
 		if event := s.popReady(); event != nil {
 			return event, nil
 		}
@@ -62,23 +106,11 @@ func (s *TaskStream) Next(ctx context.Context) (*TaskEvent, error) {
 		}
 
 		messages, err := s.subscription.Take()
-		if err != nil {
+		if err != nil || len(messages) == 0 {
 			return nil, err
 		}
 
-		if len(messages) == 0 {
-			select {
-			case <-s.subscription.Wait():
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-
-			continue
-		}
-
-		if err := s.accept(ctx, messages); err != nil {
-			return nil, err
-		}
+		s.accept(messages)
 	}
 }
 
@@ -101,23 +133,21 @@ func (s *TaskStream) popReady() *TaskEvent {
 	return nil
 }
 
-// accept appends live messages to ready, or re-reads the store when they
-// leave a gap after the events already known.
-func (s *TaskStream) accept(ctx context.Context, messages []Message) error {
+// accept appends live messages to ready, and sets gap when they leave a
+// gap after the events already known.
+func (s *TaskStream) accept(messages []Message) {
 	expected := s.lastSeq
 	if n := len(s.ready); n > 0 {
 		expected = s.ready[n-1].Seq
 	}
 
-	gap := false
-
 	for _, m := range messages {
 		switch {
 		case m.Resync:
-			gap = true
+			s.gap = true
 		case m.Task == nil || m.Task.Seq <= expected:
 		case m.Task.Seq > expected+1 && !m.Coalesced:
-			gap = true
+			s.gap = true
 			s.ready = append(s.ready, m.Task)
 			expected = m.Task.Seq
 		default:
@@ -125,12 +155,6 @@ func (s *TaskStream) accept(ctx context.Context, messages []Message) error {
 			expected = m.Task.Seq
 		}
 	}
-
-	if !gap {
-		return nil
-	}
-
-	return s.refill(ctx)
 }
 
 // refill replaces ready with the stored events after lastSeq followed by

@@ -165,3 +165,32 @@ func TestTaskStreamEndsWhenHubCloses(t *testing.T) {
 	stream.Close()
 	require.Equal(t, 0, hub.Len())
 }
+
+func TestTaskStreamPollDefersStoreRead(t *testing.T) {
+	t.Parallel()
+
+	hub, taskID, meetingID, store, stream := openEmptyStream(t)
+
+	// Event 1 never arrives live, so event 2 leaves a gap.
+	store.add(taskEvent(taskID, meetingID, 1, "QUEUED", 0))
+
+	second := taskEvent(taskID, meetingID, 2, "RUNNING", 0)
+	store.add(second)
+	hub.PublishTask(second)
+
+	event, err := stream.Poll(context.Background(), false)
+	require.ErrorIs(t, err, ErrStoreReadNeeded)
+	require.Nil(t, event)
+
+	event, err = stream.Poll(context.Background(), true)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), event.Seq)
+
+	event, err = stream.Poll(context.Background(), false)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), event.Seq)
+
+	event, err = stream.Poll(context.Background(), false)
+	require.NoError(t, err)
+	require.Nil(t, event, "event after the pending ones")
+}

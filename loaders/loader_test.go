@@ -141,3 +141,19 @@ func TestCancelledRequestDoesNotPoisonOthers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, recordings, 1)
 }
+
+func TestForResponseMakesLoadersOnFirstUse(t *testing.T) {
+	t.Parallel()
+
+	prepare := ForResponse(nil, Config{}, testenv.Logger(t))
+	ctx := prepare(context.Background())
+
+	lazy, ok := ctx.Value(contextKey{}).(*lazyLoaders)
+	require.True(t, ok, "context holds lazy loaders")
+	require.Nil(t, lazy.loaders, "loaders before the first use")
+
+	first := From(ctx)
+	require.NotNil(t, first)
+	require.Same(t, first, From(ctx), "loaders of the second use")
+	require.NotSame(t, first, From(prepare(context.Background())), "loaders of another response")
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,21 +123,45 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 
 type contextKey struct{}
 
-// ForEvent returns a function that gives a context a fresh set of loaders,
-// for resolving one subscription event.
-func ForEvent(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
+// ForResponse returns a function that gives a context a fresh set of
+// loaders, for resolving one subscription event or one operation on a
+// WebSocket connection. The set is made at its first use: gqlgen prepares
+// a subscription's context for its next event before the event arrives,
+// and an idle subscription should not hold loaders while it waits.
+func ForResponse(st *store.Store, config Config, logger *slog.Logger) func(context.Context) context.Context {
 	return func(ctx context.Context) context.Context {
-		return WithLoaders(ctx, New(st, config, logger))
+		return context.WithValue(ctx, contextKey{}, &lazyLoaders{newLoaders: func() *Loaders { return New(st, config, logger) }})
 	}
 }
 
-// Middleware puts a fresh set of loaders into each request's context. A
-// WebSocket or SSE request lives as long as its subscriptions, so the
-// gateway also gives every subscription event a fresh set (see ForEvent);
-// otherwise later events would show rows cached for earlier ones.
+// lazyLoaders makes a set of loaders at its first use.
+type lazyLoaders struct {
+	newLoaders func() *Loaders
+	once       sync.Once
+	loaders    *Loaders
+}
+
+func (l *lazyLoaders) get() *Loaders {
+	l.once.Do(func() { l.loaders = l.newLoaders() })
+
+	return l.loaders
+}
+
+// Middleware puts a fresh set of loaders into each request's context,
+// except a WebSocket upgrade's. A WebSocket or SSE request lives as long as
+// its subscriptions, and later responses must not show rows cached for
+// earlier ones. So the gateway gives every subscription event and every
+// operation on a WebSocket connection a fresh set (see ForResponse), and an
+// idle WebSocket connection holds no loaders.
 func Middleware(st *store.Store, config Config, logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Upgrade") != "" {
+				next.ServeHTTP(w, r)
+
+				return
+			}
+
 			ctx := WithLoaders(r.Context(), New(st, config, logger))
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
@@ -152,12 +177,14 @@ func WithLoaders(ctx context.Context, l *Loaders) context.Context {
 // WithLoaders) did not run, which is a wiring mistake; gqlgen recovers the
 // panic into an INTERNAL error.
 func From(ctx context.Context) *Loaders {
-	l, ok := ctx.Value(contextKey{}).(*Loaders)
-	if !ok {
+	switch l := ctx.Value(contextKey{}).(type) {
+	case *Loaders:
+		return l
+	case *lazyLoaders:
+		return l.get()
+	default:
 		panic("loaders: no loaders in the request context; install loaders.Middleware")
 	}
-
-	return l
 }
 
 // byKey adapts a store query that returns one row per key.

@@ -79,11 +79,10 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id string, after
 		return nil, notFound(err, "task", id)
 	}
 
-	out := make(chan *model.TaskEvent)
-
 	// A terminal task has no events after its last one, so a client that
 	// already saw it gets a stream that completes at once.
 	if store.TaskTerminal(task.Status) && task.LastSeq <= after {
+		out := make(chan *model.TaskEvent)
 		close(out)
 
 		return out, nil
@@ -94,9 +93,7 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id string, after
 		return nil, err
 	}
 
-	go r.pumpTask(ctx, stream, taskID, out)
-
-	return out, nil
+	return r.feedTask(ctx, stream, taskID), nil
 }
 
 // MeetingTasks is the resolver for the meetingTasks field.
@@ -106,11 +103,7 @@ func (r *subscriptionResolver) MeetingTasks(ctx context.Context, meetingID strin
 		return nil, err
 	}
 
-	out := make(chan *model.TaskEvent)
-
-	go r.pumpMeetingTasks(ctx, r.Hub.SubscribeMeetingTasks(meeting.ID), meeting.ID, out)
-
-	return out, nil
+	return r.feedMeetingTasks(ctx, r.Hub.SubscribeMeetingTasks(meeting.ID), meeting.ID), nil
 }
 
 // MeetingEvents is the resolver for the meetingEvents field.
@@ -120,11 +113,7 @@ func (r *subscriptionResolver) MeetingEvents(ctx context.Context, meetingID stri
 		return nil, err
 	}
 
-	out := make(chan *model.MeetingEvent)
-
-	go r.pumpMeetingEvents(ctx, r.Hub.SubscribeMeetingEvents(meeting.ID), meeting.ID, out)
-
-	return out, nil
+	return r.feedMeetingEvents(ctx, r.Hub.SubscribeMeetingEvents(meeting.ID), meeting.ID), nil
 }
 
 // Task is the resolver for the task field.

@@ -41,114 +41,137 @@ func (r *Resolver) replayTask(taskID, meetingID uuid.UUID, kind string) events.R
 	}
 }
 
-// pumpTask sends the stream's events to out until the terminal event, the
-// end of ctx or the hub's closing, then closes out, which completes the
-// subscription. A stream that completes without a terminal event ended
-// early, and the client resubscribes with the last seq it saw.
-func (r *Resolver) pumpTask(ctx context.Context, stream *events.TaskStream, taskID uuid.UUID, out chan<- *model.TaskEvent) {
-	defer close(out)
-	defer stream.Close()
-	defer r.recoverSubscription("taskUpdated", slog.String("task_id", taskID.String()))
+// feedBuffer is the capacity of the channel through which a subscription's
+// events reach gqlgen. Events beyond it wait in the hub's mailbox, which
+// coalesces progress events once it holds the hub's buffer size.
+const feedBuffer = 8
 
-	for {
-		event, err := stream.Next(ctx)
-		if err != nil {
+// taskSource yields a TaskStream's events for taskUpdated, each with a span
+// from its arrival to its handing to gqlgen.
+type taskSource struct {
+	stream *events.TaskStream
+	taskID uuid.UUID
+	span   trace.Span
+}
+
+func (s *taskSource) next(ctx context.Context, mayBlock bool) (*model.TaskEvent, error) {
+	event, err := s.stream.Poll(ctx, mayBlock)
+	if event == nil || err != nil {
+		return nil, err
+	}
+
+	_, s.span = tracing.Tracer().Start(
+		tracing.Extract(ctx, tracing.Headers{"traceparent": event.Traceparent}), "push task event",
+		trace.WithAttributes(attribute.String("task.id", s.taskID.String()), attribute.Int64("task.seq", event.Seq)))
+
+	return taskEventModel(event), nil
+}
+
+func (s *taskSource) sent() {
+	s.span.End()
+	s.span = nil
+}
+
+func (s *taskSource) close() {
+	if s.span != nil {
+		s.span.End()
+	}
+
+	s.stream.Close()
+}
+
+// feedTask returns the channel of the stream's events, which closes after
+// the terminal event, at the end of ctx or when the hub closes; the close
+// completes the subscription. A stream that completes without a terminal
+// event ended early, and the client resubscribes with the last seq it saw.
+func (r *Resolver) feedTask(ctx context.Context, stream *events.TaskStream, taskID uuid.UUID) <-chan *model.TaskEvent {
+	id := slog.String("task_id", taskID.String())
+
+	return startFeed(ctx, feedBuffer, &taskSource{stream: stream, taskID: taskID}, stream.Notify,
+		func(err error) {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				r.logStreamEnd(err, "taskUpdated", slog.String("task_id", taskID.String()))
+				r.logStreamEnd(err, "taskUpdated", id)
 			}
+		},
+		r.logPanic("taskUpdated", id))
+}
 
-			return
+// messageSource yields the converted live messages of a subscription,
+// skipping those that convert returns nil for.
+type messageSource[T any] struct {
+	subscription *events.Subscription
+	convert      func(events.Message) *T
+	pending      []events.Message
+}
+
+func (s *messageSource[T]) next(context.Context, bool) (*T, error) {
+	for {
+		for len(s.pending) > 0 {
+			message := s.pending[0]
+			s.pending = s.pending[1:]
+
+			if value := s.convert(message); value != nil {
+				return value, nil
+			}
 		}
 
-		_, span := tracing.Tracer().Start(
-			tracing.Extract(ctx, tracing.Headers{"traceparent": event.Traceparent}), "push task event",
-			trace.WithAttributes(attribute.String("task.id", taskID.String()), attribute.Int64("task.seq", event.Seq)))
+		// An idle subscription keeps no taken messages reachable.
+		s.pending = nil
 
-		select {
-		case out <- taskEventModel(event):
-			span.End()
-		case <-ctx.Done():
-			span.End()
-
-			return
+		messages, err := s.subscription.Take()
+		if err != nil || len(messages) == 0 {
+			return nil, err
 		}
+
+		s.pending = messages
 	}
 }
 
-// pumpMeetingTasks sends each live task event of the meeting to out until
-// ctx ends or the hub closes.
+func (s *messageSource[T]) sent() {}
+
+func (s *messageSource[T]) close() {
+	s.subscription.Close()
+}
+
+// feedMessages returns the channel of the subscription's converted live
+// messages, which closes when ctx ends or the hub closes.
+func feedMessages[T any](ctx context.Context, r *Resolver, subscription *events.Subscription,
+	convert func(events.Message) *T, field string, id slog.Attr,
+) <-chan *T {
+	source := &messageSource[T]{subscription: subscription, convert: convert}
+
+	return startFeed(ctx, feedBuffer, source, subscription.Notify, nil, r.logPanic(field, id))
+}
+
+// feedMeetingTasks returns the channel of each live task event of the
+// meeting.
 //
 // NOTE: it ignores resync notices, so task events published while the
 // gateway reconnected to RabbitMQ never reach meetingTasks; taskUpdated
 // re-reads them from the store.
-func (r *Resolver) pumpMeetingTasks(ctx context.Context, subscription *events.Subscription,
-	meetingID uuid.UUID, out chan<- *model.TaskEvent,
-) {
-	defer close(out)
-	defer subscription.Close()
-	defer r.recoverSubscription("meetingTasks", slog.String("meeting_id", meetingID.String()))
-
-	pump(ctx, subscription, out, func(m events.Message) *model.TaskEvent {
+func (r *Resolver) feedMeetingTasks(ctx context.Context, subscription *events.Subscription,
+	meetingID uuid.UUID,
+) <-chan *model.TaskEvent {
+	return feedMessages(ctx, r, subscription, func(m events.Message) *model.TaskEvent {
 		if m.Task == nil {
 			return nil
 		}
 
 		return taskEventModel(m.Task)
-	})
+	}, "meetingTasks", slog.String("meeting_id", meetingID.String()))
 }
 
-// pumpMeetingEvents sends each live event of the meeting to out until ctx
-// ends or the hub closes.
-func (r *Resolver) pumpMeetingEvents(ctx context.Context, subscription *events.Subscription,
-	meetingID uuid.UUID, out chan<- *model.MeetingEvent,
-) {
-	defer close(out)
-	defer subscription.Close()
-	defer r.recoverSubscription("meetingEvents", slog.String("meeting_id", meetingID.String()))
-
-	pump(ctx, subscription, out, func(m events.Message) *model.MeetingEvent {
+// feedMeetingEvents returns the channel of each live event of the meeting.
+func (r *Resolver) feedMeetingEvents(ctx context.Context, subscription *events.Subscription,
+	meetingID uuid.UUID,
+) <-chan *model.MeetingEvent {
+	return feedMessages(ctx, r, subscription, func(m events.Message) *model.MeetingEvent {
 		if m.Meeting == nil {
 			return nil
 		}
 
 		return meetingEventModel(m.Meeting)
-	})
-}
-
-// pump converts each message with convert and sends the non-nil results to
-// out until ctx ends or the hub closes.
-func pump[T any](ctx context.Context, subscription *events.Subscription, out chan<- *T,
-	convert func(events.Message) *T,
-) {
-	for {
-		messages, err := subscription.Take()
-		if err != nil {
-			return
-		}
-
-		for _, m := range messages {
-			value := convert(m)
-			if value == nil {
-				continue
-			}
-
-			select {
-			case out <- value:
-			case <-ctx.Done():
-				return
-			}
-		}
-
-		if len(messages) > 0 {
-			continue
-		}
-
-		select {
-		case <-subscription.Wait():
-		case <-ctx.Done():
-			return
-		}
-	}
+	}, "meetingEvents", slog.String("meeting_id", meetingID.String()))
 }
 
 func (r *Resolver) logStreamEnd(err error, field string, id slog.Attr) {
@@ -161,10 +184,10 @@ func (r *Resolver) logStreamEnd(err error, field string, id slog.Attr) {
 	r.Logger.Error("subscription ended early", slog.String("field", field), id, slog.Any("error", err))
 }
 
-// recoverSubscription logs a panic in a subscription's goroutine, which
-// then ends the subscription like any early end, instead of the process.
-func (r *Resolver) recoverSubscription(field string, id slog.Attr) {
-	if value := recover(); value != nil {
+// logPanic returns a function that logs a panic in a subscription's feed,
+// which then ends the subscription like any early end, instead of the process.
+func (r *Resolver) logPanic(field string, id slog.Attr) func(value any) {
+	return func(value any) {
 		r.Logger.Error("subscription panicked", slog.String("field", field), id, slog.Any("panic", value))
 	}
 }

@@ -70,9 +70,11 @@ type Deps struct {
 	// GraphQLMiddleware, when set, wraps the GraphQL endpoint inside the
 	// token check, for example to give each request its own dataloaders.
 	GraphQLMiddleware func(http.Handler) http.Handler
-	// SubscriptionEventContext, when set, prepares the context in which each
-	// subscription event is resolved, for example with fresh dataloaders.
-	SubscriptionEventContext func(context.Context) context.Context
+	// ResponseContext, when set, prepares the context in which each
+	// subscription event and each operation on a WebSocket connection is
+	// resolved, for example with fresh dataloaders: those requests outlive
+	// one operation.
+	ResponseContext func(context.Context) context.Context
 }
 
 // NewHandler returns the gateway's root HTTP handler.
@@ -137,7 +139,7 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 	// The first transport that supports a request serves it: WebSocket
 	// upgrades are GET requests and SSE requests are JSON POSTs, so both
 	// come before GET and POST.
-	subscriptions.addTo(srv)
+	subscriptions.addTo(srv, deps.ResponseContext)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
 	// Before postTransport, which would also take the request: Apollo
@@ -174,16 +176,6 @@ func newGraphQLHandler(config Config, limits Limits, deps Deps, subscriptions *s
 
 	if config.Tracing {
 		srv.Use(tracing.GraphQL{})
-	}
-
-	if prepare := deps.SubscriptionEventContext; prepare != nil {
-		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
-				ctx = prepare(ctx)
-			}
-
-			return next(ctx)
-		})
 	}
 
 	srv.SetErrorPresenter(presentError(deps.Logger))

@@ -108,19 +108,24 @@ func newSubscriptionTransports(config SubscriptionConfig, deps Deps) *subscripti
 
 // addTo adds the WebSocket and SSE transports to srv. SSE comes before POST
 // because both accept JSON POST requests and SSE is recognised by its Accept header.
-func (s *subscriptionTransports) addTo(srv *handler.Server) {
-	srv.AddTransport(transport.Websocket{
-		Implementation: s.websocket,
-		InitFunc:       s.initConnection,
-		// The legacy protocol's keep-alive message lets its clients notice a
-		// dead server; graphql-transport-ws clients rely on ping frames.
-		KeepAlivePingInterval: s.config.PingInterval,
-		ErrorFunc: func(ctx context.Context, err error) {
-			s.logger.Debug("WebSocket error", slog.String("request_id", RequestID(ctx)), slog.Any("error", err))
+// prepare, when set, prepares the context of each response of a
+// subscription and of each operation on a WebSocket connection.
+func (s *subscriptionTransports) addTo(srv *handler.Server, prepare func(context.Context) context.Context) {
+	srv.AddTransport(detachedWebsocket{
+		Websocket: transport.Websocket{
+			Implementation: s.websocket,
+			InitFunc:       s.initConnection,
+			// The legacy protocol's keep-alive message lets its clients notice a
+			// dead server; graphql-transport-ws clients rely on ping frames.
+			KeepAlivePingInterval: s.config.PingInterval,
+			ErrorFunc: func(ctx context.Context, err error) {
+				s.logger.Debug("WebSocket error", slog.String("request_id", RequestID(ctx)), slog.Any("error", err))
+			},
 		},
+		logger: s.logger,
 	})
 	srv.AddTransport(transport.SSE{KeepAlivePingInterval: s.config.PingInterval})
-	srv.AroundOperations(limitSubscriptions(s.config.MaxPerConnection))
+	srv.AroundOperations(wrapOperations(s.config.MaxPerConnection, prepare))
 }
 
 // initConnection authenticates a WebSocket from its connection_init
@@ -345,31 +350,72 @@ func handleSubscriptionStats(transports *subscriptionTransports, subscriptions S
 	}
 }
 
-// limitSubscriptions rejects a subscription that would exceed max open
-// subscriptions on one WebSocket connection; the connection and its other
-// operations go on. gqlgen cancels an operation's context when it ends,
-// however it ends, which releases the place.
-func limitSubscriptions(max int) graphql.OperationMiddleware {
+// wrapOperations rejects a subscription that would exceed max open
+// subscriptions on one WebSocket connection, and calls prepare, when set, on
+// the context of each response of a subscription and of each operation on a
+// WebSocket connection. A rejected subscription leaves the connection and
+// its other operations running.
+//
+// One middleware does both and wraps the operation's response handler, not
+// each response as AroundResponses would, because a subscription waits for
+// its next event inside that handler. Go halves an idle goroutine's stack
+// only while the goroutine uses less than a quarter of it, counting an
+// 800-byte reserve. gqlgen's AroundResponses chain adds about 200 bytes of
+// frames, with which an idle subscription's goroutine used about 1.35 KiB
+// and kept an 8 KiB stack. With this one frame it uses about 1.1 KiB and
+// keeps 4 KiB (gqlgen v0.17.98, Go 1.26.8, scripts/bench-subscriptions
+// fanout).
+func wrapOperations(max int, prepare func(context.Context) context.Context) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		opCtx := graphql.GetOperationContext(ctx)
+		op := graphql.GetOperationContext(ctx).Operation
+		subscription := op != nil && op.Operation == ast.Subscription
 		slot, _ := ctx.Value(connectionSlotKey{}).(*connectionSlot)
 
-		if slot == nil || opCtx.Operation == nil || opCtx.Operation.Operation != ast.Subscription {
-			return next(ctx)
+		var release func()
+
+		if slot != nil && subscription {
+			if slot.subscriptions.Add(1) > int32(max) {
+				slot.subscriptions.Add(-1)
+
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+					Message: fmt.Sprintf("too many subscriptions on this connection: the limit is %d; "+
+						"complete one, or open another connection", max),
+					Extensions: map[string]any{"code": string(apperr.BadUserInput)},
+				}}})
+			}
+
+			// gqlgen cancels the operation's context however the operation
+			// ends, but only after it sent complete to the client.
+			release = sync.OnceFunc(func() { slot.subscriptions.Add(-1) })
+			context.AfterFunc(ctx, release)
 		}
 
-		if slot.subscriptions.Add(1) > int32(max) {
-			slot.subscriptions.Add(-1)
+		handler := next(ctx)
 
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
-				Message: fmt.Sprintf("too many subscriptions on this connection: the limit is %d; "+
-					"complete one, or open another connection", max),
-				Extensions: map[string]any{"code": string(apperr.BadUserInput)},
-			}}})
+		prepareResponse := prepare
+		if slot == nil && !subscription {
+			prepareResponse = nil
 		}
 
-		context.AfterFunc(ctx, func() { slot.subscriptions.Add(-1) })
+		if prepareResponse == nil && release == nil {
+			return handler
+		}
 
-		return next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			if prepareResponse != nil {
+				ctx = prepareResponse(ctx)
+			}
+
+			response := handler(ctx)
+
+			// A nil response ends the operation. The place is released
+			// before gqlgen sends complete, so a client that subscribes
+			// again once it reads complete finds the place free.
+			if response == nil && release != nil {
+				release()
+			}
+
+			return response
+		}
 	}
 }

@@ -66,7 +66,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 		}
 	}
 
-	conn, err := websocket.Accept(smallWriteBuffer{w}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:   options.Subprotocols,
 		OriginPatterns: a.originPatterns,
 	})
@@ -78,7 +78,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 		acceptor:     a,
 		conn:         conn,
 		strict:       conn.Subprotocol() == graphqlTransportWS,
-		logger:       a.logger.With(slog.String("remote_addr", r.RemoteAddr), slog.String("subprotocol", conn.Subprotocol())),
+		remoteAddr:   r.RemoteAddr,
 		active:       map[string]struct{}{},
 		writeTimeout: a.pingInterval,
 	}
@@ -93,6 +93,7 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 
 	if slot, ok := r.Context().Value(connectionSlotKey{}).(*connectionSlot); ok {
 		slot.conn = c
+		close(slot.hijacked)
 	}
 
 	return c, nil
@@ -105,12 +106,14 @@ type connectionSlotKey struct{}
 // context and no reference to the connection.
 type connectionSlot struct {
 	conn *websocketConn
+	// hijacked is closed once Accept has taken the connection from net/http.
+	hijacked chan struct{}
 	// subscriptions counts the connection's open subscriptions.
 	subscriptions atomic.Int32
 }
 
 func withConnectionSlot(ctx context.Context) context.Context {
-	return context.WithValue(ctx, connectionSlotKey{}, &connectionSlot{})
+	return context.WithValue(ctx, connectionSlotKey{}, &connectionSlot{hijacked: make(chan struct{})})
 }
 
 func connectionFromContext(ctx context.Context) *websocketConn {
@@ -122,25 +125,41 @@ func connectionFromContext(ctx context.Context) *websocketConn {
 	return slot.conn
 }
 
-// websocketWriteBuffer is the size of a connection's write buffer. GraphQL
-// events are a few hundred bytes, and bufio writes a larger message
-// straight to the socket, so 1 KiB costs no extra system calls for them.
-const websocketWriteBuffer = 1024
+// websocketBufferSize is the size of a connection's read and write
+// buffers. A task event and a subscribe message take 100 to 400 bytes, and
+// bufio reads and writes a larger message straight from and to the socket,
+// with one more system call for the part that filled the buffer.
+const websocketBufferSize = 512
 
-// smallWriteBuffer hands coder/websocket a hijacked connection with a 1 KiB
-// write buffer instead of the 4 KiB one that net/http makes for each
-// Hijack, which an idle subscription would hold for its whole life.
-type smallWriteBuffer struct {
+// smallBuffers hands coder/websocket a hijacked connection with 512-byte
+// read and write buffers instead of the 4 KiB ones that net/http uses,
+// which an idle subscription would hold for its whole life.
+type smallBuffers struct {
 	http.ResponseWriter
 }
 
-func (w smallWriteBuffer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, buffers, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 
-	return conn, bufio.NewReadWriter(buffers.Reader, bufio.NewWriterSize(conn, websocketWriteBuffer)), nil
+	reader := buffers.Reader
+
+	// Bytes that the client sent after the upgrade request are in net/http's
+	// buffer. They move to the small one, which takes them in one read.
+	if buffered := reader.Buffered(); buffered <= websocketBufferSize {
+		pending, _ := reader.Peek(buffered)
+		reader = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), websocketBufferSize)
+
+		if _, err := reader.Peek(buffered); err != nil {
+			_ = conn.Close()
+
+			return nil, nil, fmt.Errorf("move buffered bytes of hijacked connection: %w", err)
+		}
+	}
+
+	return conn, bufio.NewReadWriter(reader, bufio.NewWriterSize(conn, websocketBufferSize)), nil
 }
 
 // register adds c to the registry; it fails once closeAll has run.
@@ -197,7 +216,7 @@ type websocketConn struct {
 	acceptor     *websocketAcceptor
 	conn         *websocket.Conn
 	strict       bool
-	logger       *slog.Logger
+	remoteAddr   string
 	writeTimeout time.Duration
 
 	mu           sync.Mutex
@@ -214,6 +233,12 @@ type websocketConn struct {
 }
 
 var _ transport.WebsocketConn = (*websocketConn)(nil)
+
+// log returns the connection's logger. It is made at each use, which is
+// rare, so that an idle connection holds no formatted attributes.
+func (c *websocketConn) log() *slog.Logger {
+	return c.acceptor.logger.With(slog.String("remote_addr", c.remoteAddr), slog.String("subprotocol", c.conn.Subprotocol()))
+}
 
 func (c *websocketConn) start(pingInterval, initTimeout time.Duration) {
 	c.mu.Lock()
@@ -247,7 +272,7 @@ func (c *websocketConn) ping() {
 	}
 
 	if err != nil {
-		c.logger.Debug("closing WebSocket without pong", slog.Any("error", err))
+		c.log().Debug("closing WebSocket without pong", slog.Any("error", err))
 		_ = c.conn.CloseNow()
 
 		return
@@ -267,7 +292,7 @@ func (c *websocketConn) closeAt(deadline time.Time, code int, reason string) {
 	}
 
 	c.expiryTimer = time.AfterFunc(time.Until(deadline), func() {
-		c.logger.Debug("closing WebSocket whose token expired")
+		c.log().Debug("closing WebSocket whose token expired")
 		_ = c.WriteClose(code, reason)
 	})
 }
@@ -278,7 +303,7 @@ func (c *websocketConn) initTimedOut() {
 	c.mu.Unlock()
 
 	if !received {
-		c.logger.Debug("closing WebSocket without connection_init")
+		c.log().Debug("closing WebSocket without connection_init")
 		_ = c.WriteClose(closeInitTimeout, "Connection initialisation timeout")
 	}
 }
@@ -299,7 +324,7 @@ func (c *websocketConn) NextReader() (int, io.Reader, error) {
 	c.mu.Unlock()
 
 	if code != 0 {
-		c.logger.Debug("closing WebSocket for a protocol violation", slog.Int("code", code), slog.String("reason", reason))
+		c.log().Debug("closing WebSocket for a protocol violation", slog.Int("code", code), slog.String("reason", reason))
 		_ = c.WriteClose(code, reason)
 
 		return int(messageType), nil, errClosedByServer

@@ -137,8 +137,8 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		Subscriptions: hub,
 		OnShutdown:    httpServer.RegisterOnShutdown,
 		// Inside the token check, because the meetings loader reads the caller.
-		GraphQLMiddleware:        loaders.Middleware(svc.store, loaderConfig, logger),
-		SubscriptionEventContext: loaders.ForEvent(svc.store, loaderConfig, logger),
+		GraphQLMiddleware: loaders.Middleware(svc.store, loaderConfig, logger),
+		ResponseContext:   loaders.ForResponse(svc.store, loaderConfig, logger),
 	})
 
 	listener, err := net.Listen("tcp", flags.HTTPAddr)

@@ -622,3 +622,42 @@ func TestSubscriptionEventsReadFreshRelations(t *testing.T) {
 	sys.record(t, taskID, 1, 2)
 	require.Equal(t, "LIVE", meetingStatus())
 }
+
+func TestWebSocketQueriesReadFreshRows(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+
+	meetingStatus := func(id string) string {
+		c.subscribe("subscribe", id, `query ($id: ID!) { meeting(id: $id) { status } }`,
+			map[string]any{"id": sys.planning.String()})
+
+		message := c.next()
+		require.Equal(t, "next", message.Type, "first message of query %s: %s", id, message.Payload)
+
+		var payload struct {
+			Data struct{ Meeting struct{ Status string } }
+		}
+		require.NoError(t, json.Unmarshal(message.Payload, &payload))
+
+		require.Equal(t, "complete", c.next().Type, "last message of query %s", id)
+
+		return payload.Data.Meeting.Status
+	}
+
+	require.Equal(t, "SCHEDULED", meetingStatus("1"))
+
+	pool, err := store.Open(t.Context(), store.PoolConfig{URL: sys.databaseURL})
+	require.NoError(t, err)
+	defer pool.Close()
+
+	_, err = pool.Exec(t.Context(), `UPDATE meetings SET status = 'LIVE' WHERE id = $1`, sys.planning)
+	require.NoError(t, err)
+
+	// Each operation on the connection gets its own loaders, so the second
+	// query does not see the row that the first one cached.
+	require.Equal(t, "LIVE", meetingStatus("2"))
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meetgraph/meetgraph/broker"
 	"github.com/meetgraph/meetgraph/internal/testenv"
+	"github.com/meetgraph/meetgraph/metrics"
 )
 
 // The tests in this file block publishing with a memory alarm on a
@@ -65,6 +66,30 @@ func queuedMessageIDs(t *testing.T, supervisor *broker.Supervisor, queue string)
 	}
 }
 
+// publishFailures returns meetgraph_publish_failures_total{reason} from m.
+func publishFailures(t *testing.T, m *metrics.Metrics, reason string) float64 {
+	t.Helper()
+
+	families, err := m.Registry().Gather()
+	require.NoError(t, err)
+
+	for _, family := range families {
+		if family.GetName() != "meetgraph_publish_failures_total" {
+			continue
+		}
+
+		for _, metric := range family.GetMetric() {
+			for _, label := range metric.GetLabel() {
+				if label.GetName() == "reason" && label.GetValue() == reason {
+					return metric.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+
+	return 0
+}
+
 // blockedPublisher is a publisher whose connection the broker has blocked.
 type blockedPublisher struct {
 	node       *testenv.RabbitMQNode
@@ -117,4 +142,40 @@ func TestPublishWaitsWhileBlocked(t *testing.T) {
 	require.False(t, publisher.Blocked())
 	require.Zero(t, publisher.BlockedPublishes())
 	require.Equal(t, []string{"m1", "m2"}, queuedMessageIDs(t, blocked.supervisor, "ai.tasks"), "each message queued once")
+}
+
+func TestPublishBlockedPastTimeoutFails(t *testing.T) {
+	t.Parallel()
+
+	node := testenv.StartRabbitMQNode(t)
+	supervisor := dialURL(t, node.URL)
+	publisher, err := broker.NewPublisher(supervisor, 3*time.Second, testenv.Logger(t))
+	require.NoError(t, err)
+
+	observed := metrics.New()
+	publisher.ObserveWith(observed)
+
+	ctx := testenv.Context(t, time.Minute)
+
+	node.RaiseMemoryAlarm()
+
+	// m1 is sent before the broker blocks the connection, so the publisher
+	// learns of the block while it waits for the confirm.
+	err = publisher.Publish(ctx, aiTask("m1"))
+	require.ErrorIs(t, err, broker.ErrBlocked)
+	require.True(t, publisher.Blocked())
+
+	// m2 waits for the unblock until the timeout and is never sent.
+	err = publisher.Publish(ctx, aiTask("m2"))
+	require.ErrorIs(t, err, broker.ErrBlocked)
+	require.Zero(t, publisher.BlockedPublishes())
+	require.Equal(t, 2.0, publishFailures(t, observed, "blocked"))
+
+	node.ClearMemoryAlarm()
+	waitBlocked(t, publisher, false)
+
+	require.NoError(t, publisher.Publish(ctx, aiTask("m3")))
+	// The broker read m1 from the connection when it unblocked it, so a
+	// sender that retried m1 after ErrBlocked would have queued it twice.
+	require.Equal(t, []string{"m1", "m3"}, queuedMessageIDs(t, supervisor, "ai.tasks"), "m2 must never reach the broker")
 }

@@ -244,6 +244,8 @@ func (p *Publisher) waitUnblocked(ctx context.Context, unblocked chan struct{}, 
 	case <-unblocked:
 		return nil
 	case <-timer.C:
+		p.metrics.PublishFailed("blocked")
+
 		return fmt.Errorf("%w for %s", ErrBlocked, p.timeout)
 	case <-ctx.Done():
 		return ctx.Err()
@@ -312,6 +314,17 @@ func (c *Confirmation) Wait(ctx context.Context) error {
 	defer c.span.End()
 
 	acked, err := c.deferred.WaitContext(ctx)
+	if err != nil && c.publisher.Blocked() {
+		// RabbitMQ blocks a connection only once it publishes during an
+		// alarm, so this message was sent before the publisher could know.
+		// The broker reads it when it unblocks the connection, so a retry
+		// of the message may queue it twice.
+		metrics.PublishFailed("blocked")
+		c.span.SetStatus(codes.Error, "connection blocked")
+
+		return fmt.Errorf("wait for confirm of message %s: %w: %w", c.messageID, ErrBlocked, err)
+	}
+
 	if err != nil {
 		metrics.PublishFailed("timeout")
 		c.span.SetStatus(codes.Error, "no confirm")

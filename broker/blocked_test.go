@@ -179,3 +179,35 @@ func TestPublishBlockedPastTimeoutFails(t *testing.T) {
 	// sender that retried m1 after ErrBlocked would have queued it twice.
 	require.Equal(t, []string{"m1", "m3"}, queuedMessageIDs(t, supervisor, "ai.tasks"), "m2 must never reach the broker")
 }
+
+func TestInspectQueueBoundedWhileBlocked(t *testing.T) {
+	t.Parallel()
+
+	blocked := blockPublisher(t)
+
+	// The broker reads nothing from a blocked connection, so a channel
+	// opened on it gets no reply until the alarm clears.
+	inspected := make(chan error, 1)
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+
+		_, _, err := blocked.supervisor.InspectQueue(ctx, "ai.tasks")
+		inspected <- err
+	}()
+
+	select {
+	case err := <-inspected:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(30 * time.Second):
+		t.Fatal("InspectQueue with a 1 s context has not returned after 30 s on a blocked connection")
+	}
+
+	blocked.node.ClearMemoryAlarm()
+	require.NoError(t, <-blocked.first)
+
+	messages, _, err := blocked.supervisor.InspectQueue(testenv.Context(t, 10*time.Second), "ai.tasks")
+	require.NoError(t, err)
+	require.Equal(t, 1, messages)
+}

@@ -107,9 +107,13 @@ func TestUploadRecordingToEndedMeeting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, info.Size(), size)
 
+	// The worker of `meetgraph all` may have started the task already, so
+	// the status that the upload gave it is read from its first event.
 	var kind, status string
-	require.NoError(t, db.Pool().QueryRow(t.Context(), `SELECT t.kind, t.status FROM tasks t
-		JOIN outbox o ON o.message_id = t.id::text WHERE t.recording_id = $1`, recording.ID).Scan(&kind, &status))
+	require.NoError(t, db.Pool().QueryRow(t.Context(), `SELECT t.kind, e.status FROM tasks t
+		JOIN outbox o ON o.message_id = t.id::text
+		JOIN task_events e ON e.task_id = t.id AND e.seq = 1
+		WHERE t.recording_id = $1`, recording.ID).Scan(&kind, &status))
 	require.Equal(t, "RECORDING", kind)
 	require.Equal(t, "QUEUED", status)
 }

@@ -21,6 +21,14 @@ func dial(t *testing.T) (*broker.Supervisor, string) {
 	t.Helper()
 
 	amqpURL := testenv.VHost(t)
+
+	return dialURL(t, amqpURL), amqpURL
+}
+
+// dialURL connects a supervisor to amqpURL with the topology declared.
+func dialURL(t *testing.T, amqpURL string) *broker.Supervisor {
+	t.Helper()
+
 	logger := testenv.Logger(t)
 
 	supervisor, err := broker.Dial(context.Background(), broker.Config{URL: amqpURL, MaxReconnectDelay: 500 * time.Millisecond}, logger)
@@ -30,7 +38,7 @@ func dial(t *testing.T) (*broker.Supervisor, string) {
 	topology := broker.NewTopology(testSettings())
 	require.NoError(t, supervisor.OnConnect(func(conn *amqp.Connection) error { return topology.Declare(conn, logger) }))
 
-	return supervisor, amqpURL
+	return supervisor
 }
 
 func queueDepth(t *testing.T, supervisor *broker.Supervisor, queue string) int {

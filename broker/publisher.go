@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -67,6 +68,8 @@ type Publisher struct {
 	// unblocked is closed while the connection may publish and open while
 	// the broker has blocked it.
 	unblocked chan struct{}
+	// blockedPublishes counts the publishes that wait for unblocked.
+	blockedPublishes atomic.Int64
 }
 
 // ObserveWith makes the publisher record its confirms in m. Call it before
@@ -104,10 +107,27 @@ func closedChannel() chan struct{} {
 	return c
 }
 
+// Blocked reports whether the broker has blocked the current connection
+// (connection.blocked, sent on a memory or disk alarm) and not unblocked it.
+func (p *Publisher) Blocked() bool {
+	p.blockMu.Lock()
+	defer p.blockMu.Unlock()
+
+	select {
+	case <-p.unblocked:
+		return false
+	default:
+		return true
+	}
+}
+
+// BlockedPublishes returns how many publishes wait for the broker to
+// unblock the connection.
+func (p *Publisher) BlockedPublishes() int {
+	return int(p.blockedPublishes.Load())
+}
+
 // watchBlocked follows connection.blocked and connection.unblocked on conn.
-//
-// NOTE: no test covers this path, because a resource alarm blocks every
-// client of the broker, and the test broker is shared.
 func (p *Publisher) watchBlocked(conn *amqp.Connection) error {
 	p.blockMu.Lock()
 	p.unblocked = closedChannel()
@@ -204,6 +224,34 @@ func (p *Publisher) Publish(ctx context.Context, message Message) error {
 	return confirmation.Wait(ctx)
 }
 
+// waitUnblocked waits until unblocked is closed, so that no message is
+// sent while the broker has blocked the connection. It returns ErrBlocked
+// when deadline passes first.
+func (p *Publisher) waitUnblocked(ctx context.Context, unblocked chan struct{}, deadline time.Time) error {
+	select {
+	case <-unblocked:
+		return nil
+	default:
+	}
+
+	p.blockedPublishes.Add(1)
+	defer p.blockedPublishes.Add(-1)
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+
+	select {
+	case <-unblocked:
+		return nil
+	case <-timer.C:
+		p.metrics.PublishFailed("blocked")
+
+		return fmt.Errorf("%w for %s", ErrBlocked, p.timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Confirmation is a publish in flight.
 type Confirmation struct {
 	span      trace.Span
@@ -225,19 +273,8 @@ func (p *Publisher) Start(ctx context.Context, message Message) (*Confirmation, 
 		return nil, fmt.Errorf("publish message %s: %w", message.MessageID, err)
 	}
 
-	select {
-	case <-unblocked:
-	default:
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-
-		select {
-		case <-unblocked:
-		case <-timer.C:
-			return nil, fmt.Errorf("publish message %s: %w for %s", message.MessageID, ErrBlocked, p.timeout)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := p.waitUnblocked(ctx, unblocked, deadline); err != nil {
+		return nil, fmt.Errorf("publish message %s: %w", message.MessageID, err)
 	}
 
 	// The span continues the trace that the message's traceparent header
@@ -277,6 +314,17 @@ func (c *Confirmation) Wait(ctx context.Context) error {
 	defer c.span.End()
 
 	acked, err := c.deferred.WaitContext(ctx)
+	if err != nil && c.publisher.Blocked() {
+		// RabbitMQ blocks a connection only once it publishes during an
+		// alarm, so this message was sent before the publisher could know.
+		// The broker reads it when it unblocks the connection, so a retry
+		// of the message may queue it twice.
+		metrics.PublishFailed("blocked")
+		c.span.SetStatus(codes.Error, "connection blocked")
+
+		return fmt.Errorf("wait for confirm of message %s: %w: %w", c.messageID, ErrBlocked, err)
+	}
+
 	if err != nil {
 		metrics.PublishFailed("timeout")
 		c.span.SetStatus(codes.Error, "no confirm")

@@ -65,7 +65,7 @@ func New() *Metrics {
 		}, []string{"queue"}),
 		PublishFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "publish_failures_total",
-			Help: "Publishes that the broker did not confirm, by reason (nack, returned, timeout, closed).",
+			Help: "Publishes that the broker did not confirm, by reason (timeout, returned, nacked, blocked).",
 		}, []string{"reason"}),
 		PublishConfirm: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "publish_confirm_duration_seconds",

@@ -14,18 +14,39 @@ const scrapeTimeout = 3 * time.Second
 
 // WatchBroker reports connected() as meetgraph_broker_connected{role}.
 func (m *Metrics) WatchBroker(role string, connected func() bool) {
-	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	m.registry.MustRegister(flagGauge("broker_connected",
+		"1 while the process holds an open RabbitMQ connection, else 0, by role.", role, connected))
+}
+
+// WatchBrokerBlocked reports blocked() as meetgraph_broker_blocked{role}
+// and waiting() as meetgraph_blocked_publishes{role}.
+func (m *Metrics) WatchBrokerBlocked(role string, blocked func() bool, waiting func() int) {
+	m.registry.MustRegister(flagGauge("broker_blocked",
+		"1 while RabbitMQ blocks the process's publishing connection (memory or disk alarm), else 0, by role.",
+		role, blocked), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace:   namespace,
-		Name:        "broker_connected",
-		Help:        "1 while the process holds an open RabbitMQ connection, else 0, by role.",
+		Name:        "blocked_publishes",
+		Help:        "Publishes that wait for RabbitMQ to unblock the connection, by role.",
 		ConstLabels: prometheus.Labels{"role": role},
 	}, func() float64 {
-		if connected() {
+		return float64(waiting())
+	}))
+}
+
+// flagGauge returns a gauge of the role that reads 1 while value() is true, else 0.
+func flagGauge(name, help, role string, value func() bool) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace:   namespace,
+		Name:        name,
+		Help:        help,
+		ConstLabels: prometheus.Labels{"role": role},
+	}, func() float64 {
+		if value() {
 			return 1
 		}
 
 		return 0
-	}))
+	})
 }
 
 // QueueInspector reads a queue's ready messages and consumers from the broker.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -78,6 +79,43 @@ func TestMetricsFollowOperationsAndBroker(t *testing.T) {
 
 	proxy.Restore()
 	requireMetric(t, s.baseURL, `meetgraph_broker_connected{role="all"}`, "1")
+}
+
+// TestMetricsReportBlockedBroker runs before the parallel tests, alone,
+// because its extra goroutines (a whole system, and one per scrape while
+// the broker blocks) would count against the goroutine checks of other
+// tests in this process.
+func TestMetricsReportBlockedBroker(t *testing.T) {
+	// A memory alarm blocks every publisher of a node, so the test raises
+	// it on a node of its own rather than on the shared broker.
+	node := testenv.StartRabbitMQNode(t)
+	s := startSystem(t, testenv.DatabaseURL(t), "--amqp-url", node.URL)
+	s.command(t, "seed")
+	token := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+
+	requireMetric(t, s.baseURL, `meetgraph_broker_blocked{role="all"}`, "0")
+
+	node.RaiseMemoryAlarm()
+
+	// RabbitMQ blocks the connection when the task's messages are published
+	// after the mutation commits.
+	data := graphQLData(t, s, token, requestNoop, map[string]any{"meeting": store.SeedID("meeting:planning").String()})
+	require.Equal(t, "QUEUED", field(data, "requestAnalysis", "status"))
+
+	// Each scrape reads queue depths from the broker, which reads nothing
+	// from a blocked connection, so these also show that /metrics responds.
+	requireMetric(t, s.baseURL, `meetgraph_broker_blocked{role="all"}`, "1")
+	metricAtLeast(t, s.baseURL, `meetgraph_publish_failures_total{reason="blocked"}`, 1)
+
+	// Queries and mutations still work, and every instance shares the
+	// blocked broker, so readiness does not follow the alarm.
+	status, body := get(t, s.baseURL+"/readyz")
+	require.Equal(t, http.StatusOK, status, "readyz answered %s", body)
+
+	node.ClearMemoryAlarm()
+
+	requireMetric(t, s.baseURL, `meetgraph_broker_blocked{role="all"}`, "0")
+	waitTaskStatus(t, s, token, field(data, "requestAnalysis", "id").(string), "SUCCEEDED")
 }
 
 func TestMetricsCountSubscriptions(t *testing.T) {

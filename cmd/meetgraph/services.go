@@ -75,6 +75,8 @@ func (env *environment) openServices(role string) (*services, error) {
 		return nil, err
 	}
 
+	svc.metrics.WatchBrokerBlocked(role, svc.publisher.Blocked, svc.publisher.BlockedPublishes)
+
 	return svc, nil
 }
 

@@ -94,6 +94,11 @@ func TestGraphQLOverHTTPStatusCodes(t *testing.T) {
 		{"get bad variables", "GET", "?query=" + url.QueryEscape("{ __typename }") + "&variables=%5B", map[string]string{"Accept": "application/graphql-response+json"},
 			"", 400, graphQLResponse, "invalid variables parameter"},
 		{"put", "PUT", "", jsonBody, `{"query":"{ __typename }"}`, 405, graphQLResponse, "method PUT is not allowed"},
+		{"subscription without a stream", "POST", "", jsonBody,
+			`{"query":"subscription { taskUpdated(id: \"00000000-0000-0000-0000-000000000001\") { seq } }"}`,
+			400, graphQLResponse, "Accept: text/event-stream"},
+		{"get subscription", "GET", "?query=" + url.QueryEscape(`subscription { taskUpdated(id: "00000000-0000-0000-0000-000000000001") { seq } }`),
+			map[string]string{"Accept": "application/graphql-response+json"}, "", 400, graphQLResponse, "Accept: text/event-stream"},
 		{"text body", "POST", "", map[string]string{"Content-Type": "text/plain"}, `{ __typename }`, 415, plainJSON, "unsupported Content-Type"},
 	}
 

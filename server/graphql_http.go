@@ -271,6 +271,17 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 
+	// A subscription sent here would run until the request timeout and
+	// return only its first event. The streaming transports take it first
+	// when the client asks for them.
+	if opCtx.Operation.Operation == ast.Subscription {
+		writeRequestError(w, r, http.StatusBadRequest,
+			"a subscription streams its events: send it with the header Accept: text/event-stream (SSE), "+
+				"or over a WebSocket (graphql-transport-ws or graphql-ws)")
+
+		return
+	}
+
 	if queryOnly && opCtx.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
 		writeRequestError(w, r, http.StatusMethodNotAllowed,

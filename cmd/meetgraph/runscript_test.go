@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -132,4 +133,23 @@ func TestRunScriptHelpStartsNothing(t *testing.T) {
 	output, err := script.CombinedOutput()
 	require.NoError(t, err, string(output))
 	require.Contains(t, string(output), "Usage: scripts/run")
+}
+
+func TestRunScriptRejectsBusyAddress(t *testing.T) {
+	t.Parallel()
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = listener.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	script := exec.CommandContext(ctx, "bash", "../../scripts/run")
+	script.Env = append(os.Environ(), "MEETGRAPH_HTTP_ADDR="+listener.Addr().String())
+
+	output, err := script.CombinedOutput()
+	require.Error(t, err, string(output))
+	require.Contains(t, string(output), listener.Addr().String()+" is already in use")
+	require.NotContains(t, string(output), "Playground:")
 }

@@ -216,17 +216,29 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 				return
 			}
 
-			s.serveSSE(next, w, r.WithContext(withTransportName(r.Context(), "sse")))
+			// The stream ends when its token does, as a WebSocket closes
+			// with 4403. The client reconnects with a fresh token.
+			token, _ := auth.BearerToken(r.Header.Get("Authorization"))
+
+			until, err := s.tokens.AcceptedUntil(token)
+			if err != nil {
+				writeGraphQLError(w, http.StatusUnauthorized, apperr.Unauthenticated, err.Error())
+
+				return
+			}
+
+			s.serveSSE(next, w, r.WithContext(withTransportName(r.Context(), "sse")), until)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
 
-// serveSSE runs an SSE request with a context that ends at shutdown or when
-// a write fails or times out, so that a vanished client's stream ends.
-func (s *subscriptionTransports) serveSSE(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(r.Context())
+// serveSSE runs an SSE request with a context that ends at shutdown, at
+// expiry (when the token stops being accepted), or when a write fails or
+// times out, so that a vanished client's stream ends.
+func (s *subscriptionTransports) serveSSE(next http.Handler, w http.ResponseWriter, r *http.Request, expiry time.Time) {
+	ctx, cancel := context.WithDeadline(r.Context(), expiry)
 	defer cancel()
 
 	stopAtShutdown := context.AfterFunc(s.stopping, cancel)

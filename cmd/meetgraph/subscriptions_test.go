@@ -661,3 +661,31 @@ func TestWebSocketQueriesReadFreshRows(t *testing.T) {
 	// query does not see the row that the first one cached.
 	require.Equal(t, "LIVE", meetingStatus("2"))
 }
+
+func TestSSEEndsWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1, "--jwt-leeway", "0s")
+
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret: []byte(auth.DevSecret), Issuer: "meetgraph", Audience: "meetgraph",
+	})
+	require.NoError(t, err)
+
+	shortLived, err := tokens.Sign(sys.alice, 2*time.Second)
+	require.NoError(t, err)
+
+	start := time.Now()
+	response := postSSE(t, sys.gateways[0].baseURL, shortLived,
+		`subscription ($m: ID!) { meetingEvents(meetingId: $m) { type } }`, map[string]any{"m": sys.planning.String()})
+
+	defer response.Body.Close()
+
+	require.Equal(t, http.StatusOK, response.StatusCode)
+
+	// meetingEvents stays open while nothing happens, so only the token's
+	// expiry ends the stream before postSSE's 30 s deadline.
+	_, err = io.Copy(io.Discard, response.Body)
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 15*time.Second)
+}

@@ -58,7 +58,10 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 		}
 
 		ctx := r.Context()
-		if userID, err := t.Verify(token); err != nil {
+		if token == "" {
+			ctx = withError(ctx, apperr.New(apperr.Unauthenticated,
+				`invalid Authorization header: send "Authorization: Bearer <token>"`))
+		} else if userID, err := t.Verify(token); err != nil {
 			ctx = withError(ctx, err)
 		} else {
 			ctx = WithUser(ctx, userID)
@@ -69,8 +72,8 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 }
 
 // BearerToken extracts the token from an Authorization header value. present
-// is false when the header is empty; a header with another scheme yields an
-// empty token, which fails verification as malformed.
+// is false when the header is empty. A header with another scheme, or
+// without a token, yields an empty token.
 func BearerToken(header string) (token string, present bool) {
 	if header == "" {
 		return "", false

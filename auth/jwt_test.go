@@ -123,7 +123,9 @@ func TestMiddlewareRecordsCaller(t *testing.T) {
 		{"valid token", "Bearer " + token, userID, ""},
 		{"lower-case scheme", "bearer " + token, userID, ""},
 		{"no header", "", uuid.Nil, "authentication required"},
-		{"basic scheme", "Basic dXNlcjpwYXNz", uuid.Nil, "malformed token"},
+		{"basic scheme", "Basic dXNlcjpwYXNz", uuid.Nil, "Authorization: Bearer <token>"},
+		{"token without scheme", token, uuid.Nil, "Authorization: Bearer <token>"},
+		{"scheme without token", "Bearer", uuid.Nil, "Authorization: Bearer <token>"},
 		{"garbage token", "Bearer xyz", uuid.Nil, "malformed token"},
 	}
 

@@ -57,6 +57,10 @@ func runGateway(env *environment, flags HTTPFlags, svc *services) error {
 		return err
 	}
 
+	if err := checkLimitFlags(flags); err != nil {
+		return err
+	}
+
 	tokens, err := env.tokens()
 	if err != nil {
 		return err
@@ -196,6 +200,34 @@ func checkSubscriptionFlags(flags HTTPFlags) error {
 	if flags.SubscriptionBuffer <= 0 {
 		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_BUFFER (--subscription-buffer) is %d: it must be at least 1",
 			flags.SubscriptionBuffer)
+	}
+
+	return nil
+}
+
+// checkLimitFlags rejects negative request limits. The server package reads
+// 0 as its default or as "no limit" and treated a negative value the same
+// way, so a typo such as --rate-limit=-5 silently turned the limit off.
+func checkLimitFlags(flags HTTPFlags) error {
+	limits := []struct {
+		env, flag string
+		value     float64
+	}{
+		{"MEETGRAPH_MAX_DEPTH", "max-depth", float64(flags.MaxDepth)},
+		{"MEETGRAPH_MAX_ALIASES", "max-aliases", float64(flags.MaxAliases)},
+		{"MEETGRAPH_MAX_COMPLEXITY", "max-complexity", float64(flags.MaxComplexity)},
+		{"MEETGRAPH_DEFAULT_LIST_SIZE", "default-list-size", float64(flags.DefaultListSize)},
+		{"MEETGRAPH_MAX_BODY_BYTES", "max-body-bytes", float64(flags.MaxBodyBytes)},
+		{"MEETGRAPH_MAX_BATCH_OPERATIONS", "max-batch-operations", float64(flags.MaxBatchOperations)},
+		{"MEETGRAPH_RATE_LIMIT", "rate-limit", flags.RateLimit},
+		{"MEETGRAPH_RATE_BURST", "rate-burst", float64(flags.RateBurst)},
+		{"MEETGRAPH_PERSISTED_QUERY_CACHE", "persisted-query-cache", float64(flags.PersistedQueryCache)},
+	}
+
+	for _, limit := range limits {
+		if limit.value < 0 {
+			return fmt.Errorf("%s (--%s) is %v: it must not be negative", limit.env, limit.flag, limit.value)
+		}
 	}
 
 	return nil

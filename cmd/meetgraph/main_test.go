@@ -488,3 +488,15 @@ func TestExitCodeOfUsageErrorIsQuiet(t *testing.T) {
 
 	require.Zero(t, exitCode(nil, &stderr))
 }
+
+func TestNegativeLimitIsRejected(t *testing.T) {
+	t.Parallel()
+
+	require.NoError(t, checkLimitFlags(HTTPFlags{RateLimit: 0, MaxDepth: 12}))
+
+	err := checkLimitFlags(HTTPFlags{RateLimit: -5})
+	require.EqualError(t, err, "MEETGRAPH_RATE_LIMIT (--rate-limit) is -5: it must not be negative")
+
+	err = checkLimitFlags(HTTPFlags{MaxDepth: -1})
+	require.EqualError(t, err, "MEETGRAPH_MAX_DEPTH (--max-depth) is -1: it must not be negative")
+}

@@ -44,6 +44,19 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return presented
 		}
 
+		// The client went away, or its WebSocket operation ended, while a
+		// resolver ran: nothing failed on the server's side.
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			logger.InfoContext(ctx, "resolver stopped: request cancelled",
+				slog.String("request_id", RequestID(ctx)),
+				slog.String("path", presented.Path.String()))
+
+			presented.Message = "request cancelled"
+			setCode(presented, apperr.Unavailable)
+
+			return presented
+		}
+
 		requestID := RequestID(ctx)
 		logger.ErrorContext(ctx, "resolver failed",
 			slog.String("request_id", requestID),

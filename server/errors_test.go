@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -80,4 +82,29 @@ func TestPanicBecomesInternalWithRequestID(t *testing.T) {
 
 	require.Contains(t, logs.String(), `"request_id":"`+requestID+`"`)
 	require.Contains(t, logs.String(), "nil pointer dereference", "the log keeps the cause")
+}
+
+func TestCancelledRequestIsNotLoggedAsError(t *testing.T) {
+	t.Parallel()
+
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	presented := presentError(logger)(ctx, fmt.Errorf("load 1 tasks: %w", context.Canceled))
+
+	require.Equal(t, "request cancelled", presented.Message)
+	require.Equal(t, "UNAVAILABLE", presented.Extensions["code"])
+	require.Contains(t, logs.String(), `"level":"INFO"`)
+	require.NotContains(t, logs.String(), `"level":"ERROR"`)
+
+	// The same error while the request still runs is a real failure.
+	var running syncBuffer
+
+	failed := presentError(slog.New(slog.NewJSONHandler(&running, nil)))(context.Background(),
+		fmt.Errorf("load 1 tasks: %w", context.Canceled))
+	require.Equal(t, "INTERNAL", failed.Extensions["code"])
+	require.Contains(t, running.String(), `"level":"ERROR"`)
 }

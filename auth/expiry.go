@@ -12,6 +12,11 @@ import (
 // accepted: its expiry plus the configured leeway. It reads the exp claim
 // without checking the signature again, so call it only after Verify.
 func (t *Tokens) AcceptedUntil(token string) (time.Time, error) {
+	// Verify remembers the expiry of every token it accepted.
+	if cached, ok := t.verified.Get(token); ok {
+		return cached.acceptedUntil, nil
+	}
+
 	var claims jwt.RegisteredClaims
 
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {

@@ -250,3 +250,22 @@ func TestVerifyCachesOnlyAcceptedTokens(t *testing.T) {
 
 	require.Zero(t, tokens.verified.Len())
 }
+
+func TestAcceptedUntilIsExpiryPlusLeeway(t *testing.T) {
+	t.Parallel()
+
+	tokens := newTestTokens(t, TokenConfig{Leeway: 5 * time.Second})
+	token, err := tokens.Sign(uuid.New(), time.Hour)
+	require.NoError(t, err)
+
+	parsed, err := tokens.AcceptedUntil(token)
+	require.NoError(t, err)
+
+	_, err = tokens.Verify(token)
+	require.NoError(t, err)
+
+	cached, err := tokens.AcceptedUntil(token)
+	require.NoError(t, err)
+	require.True(t, parsed.Equal(cached), "parsed %s, cached %s", parsed, cached)
+	require.WithinDuration(t, time.Now().Add(time.Hour+5*time.Second), cached, 2*time.Second)
+}

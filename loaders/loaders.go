@@ -93,13 +93,8 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 			}
 
 			meetings, err := st.MeetingsForViewerByIDs(ctx, ids, viewer)
-
-			// The statement reads each meeting's creator too, which spares
-			// the creator field a statement of its own.
 			for _, m := range meetings {
-				if m.Creator != nil {
-					l.Users.Prime(ctx, m.Creator.ID, m.Creator)
-				}
+				l.primeCreator(ctx, m)
 			}
 
 			return meetings, err
@@ -119,6 +114,21 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 		empty[[]*store.Task])
 
 	return l
+}
+
+// PrimeMeeting caches m, read by another statement than the loader's, and
+// its creator, so that neither costs a statement later in the request.
+func (l *Loaders) PrimeMeeting(ctx context.Context, m *store.Meeting) {
+	l.Meetings.Prime(ctx, m.ID, m)
+	l.primeCreator(ctx, m)
+}
+
+// primeCreator caches the creator that the meeting queries read along with
+// the meeting, which spares the creator field a statement of its own.
+func (l *Loaders) primeCreator(ctx context.Context, m *store.Meeting) {
+	if m.Creator != nil {
+		l.Users.Prime(ctx, m.Creator.ID, m.Creator)
+	}
 }
 
 type contextKey struct{}

@@ -90,10 +90,11 @@ func (r *queryResolver) Meetings(ctx context.Context, first *int, after *string,
 		return nil, err
 	}
 
-	// Task.meeting finds these meetings without another statement.
-	meetings := loaders.From(ctx).Meetings
+	// Task.meeting and the creator field find these rows without another
+	// statement.
+	l := loaders.From(ctx)
 	for _, row := range rows {
-		meetings.Prime(ctx, row.ID, row)
+		l.PrimeMeeting(ctx, row)
 	}
 
 	page := rows[:min(len(rows), filter.Limit-1)]

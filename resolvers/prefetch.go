@@ -40,11 +40,10 @@ func (r *Resolver) prefetchMeetingRelations(ctx context.Context, meetings []*sto
 	for i, m := range meetings {
 		meetingIDs[i] = m.ID
 
-		// The meeting queries read the creator along with the meeting, so
-		// the creator field usually needs no statement of its own.
-		if m.Creator != nil {
-			l.Users.Prime(ctx, m.Creator.ID, m.Creator)
-		} else {
+		// The meeting queries read the creator along with the meeting, and
+		// the loaders cached it then. Only a creator they did not find
+		// needs a statement.
+		if m.Creator == nil {
 			creatorSet[m.CreatorID] = struct{}{}
 		}
 	}

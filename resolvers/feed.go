@@ -45,9 +45,9 @@ type feed[T any] struct {
 	// again is set when wake was called during a run, which then goes on.
 	again bool
 
-	// held is a value taken from the source that did not fit into out yet.
-	// Only the runner uses it.
-	held *T
+	// unsent is a value taken from the source that did not fit into out
+	// yet. Only the runner uses it.
+	unsent *T
 }
 
 // startFeed returns the channel of source's values, of capacity size, and
@@ -122,7 +122,7 @@ func (f *feed[T]) release() bool {
 // where it would block: on a full channel, a read of the store, or the end.
 func (f *feed[T]) run(background bool) {
 	for {
-		if f.held == nil {
+		if f.unsent == nil {
 			value, err := f.take(background)
 			if err != nil {
 				if !background {
@@ -144,7 +144,7 @@ func (f *feed[T]) run(background bool) {
 				continue
 			}
 
-			f.held = value
+			f.unsent = value
 		}
 
 		if !f.send(background) {
@@ -169,24 +169,24 @@ func (f *feed[T]) take(background bool) (*T, error) {
 	return f.source.next(f.ctx, background)
 }
 
-// send sends the held value and reports whether it went. Without
+// send sends the unsent value and reports whether it went. Without
 // background it does not wait; with it, it waits until ctx ends.
 func (f *feed[T]) send(background bool) bool {
 	if background {
 		select {
-		case f.out <- f.held:
+		case f.out <- f.unsent:
 		case <-f.ctx.Done():
 			return false
 		}
 	} else {
 		select {
-		case f.out <- f.held:
+		case f.out <- f.unsent:
 		default:
 			return false
 		}
 	}
 
-	f.held = nil
+	f.unsent = nil
 	f.source.sent()
 
 	return true

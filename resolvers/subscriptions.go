@@ -80,10 +80,10 @@ func (s *taskSource) close() {
 	s.stream.Close()
 }
 
-// feedTask returns the channel of the stream's events, which closes after
-// the terminal event, at the end of ctx or when the hub closes; the close
+// feedTask returns the channel of the stream's events. It closes after the
+// terminal event, at the end of ctx or when the hub closes, and the close
 // completes the subscription. A stream that completes without a terminal
-// event ended early, and the client resubscribes with the last seq it saw.
+// event ended early, so the client resubscribes with the last seq it saw.
 func (r *Resolver) feedTask(ctx context.Context, stream *events.TaskStream, taskID uuid.UUID) <-chan *model.TaskEvent {
 	id := slog.String("task_id", taskID.String())
 

@@ -47,7 +47,7 @@ func (r *Resolver) replayTask(taskID, meetingID uuid.UUID, kind string) events.R
 const feedBuffer = 8
 
 // taskSource yields a TaskStream's events for taskUpdated, each with a span
-// from its arrival to its handing to gqlgen.
+// from its arrival to its handing to gqlgen while tracing is on.
 type taskSource struct {
 	stream *events.TaskStream
 	taskID uuid.UUID
@@ -60,6 +60,10 @@ func (s *taskSource) next(ctx context.Context, mayBlock bool) (*model.TaskEvent,
 		return nil, err
 	}
 
+	if !tracing.Enabled() {
+		return taskEventModel(event), nil
+	}
+
 	_, s.span = tracing.Tracer().Start(
 		tracing.Extract(ctx, tracing.Headers{"traceparent": event.Traceparent}), "push task event",
 		trace.WithAttributes(attribute.String("task.id", s.taskID.String()), attribute.Int64("task.seq", event.Seq)))
@@ -68,8 +72,10 @@ func (s *taskSource) next(ctx context.Context, mayBlock bool) (*model.TaskEvent,
 }
 
 func (s *taskSource) sent() {
-	s.span.End()
-	s.span = nil
+	if s.span != nil {
+		s.span.End()
+		s.span = nil
+	}
 }
 
 func (s *taskSource) close() {

@@ -75,12 +75,11 @@ func (a *websocketAcceptor) Accept(w http.ResponseWriter, r *http.Request,
 	}
 
 	c := &websocketConn{
-		acceptor:     a,
-		conn:         conn,
-		strict:       conn.Subprotocol() == graphqlTransportWS,
-		remoteAddr:   r.RemoteAddr,
-		active:       map[string]struct{}{},
-		writeTimeout: a.pingInterval,
+		acceptor:   a,
+		conn:       conn,
+		strict:     conn.Subprotocol() == graphqlTransportWS,
+		remoteAddr: r.RemoteAddr,
+		active:     map[string]struct{}{},
 	}
 
 	if !a.register(c) {
@@ -213,11 +212,10 @@ func (a *websocketAcceptor) closeAll() {
 // For graphql-transport-ws it checks each client message before gqlgen
 // reads it and closes the socket with the protocol's code on a violation.
 type websocketConn struct {
-	acceptor     *websocketAcceptor
-	conn         *websocket.Conn
-	strict       bool
-	remoteAddr   string
-	writeTimeout time.Duration
+	acceptor   *websocketAcceptor
+	conn       *websocket.Conn
+	strict     bool
+	remoteAddr string
 
 	mu           sync.Mutex
 	initReceived bool
@@ -415,12 +413,11 @@ func (c *websocketConn) WriteJSON(v any) error {
 		return fmt.Errorf("encode %s message: %w", message.messageType, err)
 	}
 
-	// A write that cannot finish within the ping interval belongs to a peer
-	// that stopped reading; coder/websocket closes the connection then.
-	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
-	defer cancel()
-
-	return c.conn.Write(ctx, websocket.MessageText, data)
+	// The write has no deadline of its own. A peer that stops reading also
+	// sends no pongs, so the next ping closes the connection, which ends a
+	// blocked write. A timeout per write would cost a timer and a context
+	// for each event and each subscriber.
+	return c.conn.Write(context.Background(), websocket.MessageText, data)
 }
 
 // track updates the connection's state for a server message and reports

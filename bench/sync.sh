@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of the sync query path. It sends the meeting detail query and a
 # 50-item meetings page to the gateway with dataloaders and to the same
-# gateway with --no-loaders (one statement per relation). It also sends a
-# trivial query through the full stack and through a bare gqlgen server.
+# gateway with --no-loaders (one statement per relation and per participant's
+# user). It also sends a trivial query through the full stack and through a
+# bare gqlgen server.
 # Prints Markdown table rows for docs/benchmarks.md.
 #
 # Needs the local services (scripts/services up). Creates its own database

@@ -41,7 +41,8 @@ type Config struct {
 	// without waiting; 0 means DefaultMaxBatch.
 	MaxBatch int
 	// Disabled makes every Load run its own statement with no batching and
-	// no cache: the one-by-one baseline that the benchmark compares with.
+	// no cache, and reads each participant's user by itself: the one-by-one
+	// baseline that the benchmark compares with.
 	Disabled bool
 	// Metrics, when set, records the size of every batch.
 	Metrics *metrics.Metrics
@@ -100,9 +101,12 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 			return meetings, err
 		}, func(m *store.Meeting) uuid.UUID { return m.ID }),
 		notFound[*store.Meeting]("meeting"))
-	l.Participants = newLoader("participants", config, logger,
-		groupedBy(st.ParticipantsByMeetingIDs, func(p *store.Participant) uuid.UUID { return p.MeetingID }),
-		empty[[]*store.Participant])
+	participants := groupedBy(st.ParticipantsByMeetingIDs, func(p *store.Participant) uuid.UUID { return p.MeetingID })
+	if config.Disabled {
+		participants = l.readUsersOneByOne(participants)
+	}
+
+	l.Participants = newLoader("participants", config, logger, participants, empty[[]*store.Participant])
 	l.Recordings = newLoader("recordings", config, logger,
 		groupedBy(st.RecordingsByMeetingIDs, func(r *store.Recording) uuid.UUID { return r.MeetingID }),
 		empty[[]*store.Recording])
@@ -114,6 +118,33 @@ func New(st *store.Store, config Config, logger *slog.Logger) *Loaders {
 		empty[[]*store.Task])
 
 	return l
+}
+
+// readUsersOneByOne replaces the users that the participants statement
+// joins with a read of each user by id. The baseline without loaders then
+// costs what a server that resolves Participant.user field by field costs:
+// one statement per participant.
+func (l *Loaders) readUsersOneByOne(fetch fetchFunc[uuid.UUID, []*store.Participant],
+) fetchFunc[uuid.UUID, []*store.Participant] {
+	return func(ctx context.Context, meetingIDs []uuid.UUID) (map[uuid.UUID][]*store.Participant, error) {
+		grouped, err := fetch(ctx, meetingIDs)
+		if err != nil {
+			return nil, err
+		}
+
+		for _, participants := range grouped {
+			for _, p := range participants {
+				user, err := l.Users.Load(ctx, p.User.ID)
+				if err != nil {
+					return nil, fmt.Errorf("load user of participant of meeting %s: %w", p.MeetingID, err)
+				}
+
+				p.User = *user
+			}
+		}
+
+		return grouped, nil
+	}
 }
 
 // PrimeMeeting caches m, read by another statement than the loader's, and

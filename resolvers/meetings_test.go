@@ -96,6 +96,39 @@ func TestMeetingDetailStatementCount(t *testing.T) {
 	assert.JSONEq(t, `"A greeting."`, string(mustField(t, response.Data, "meeting", "analysis", "summary")))
 }
 
+// The benchmark's baseline must cost what resolving field by field costs,
+// or the loaders' gain it reports is too small.
+func TestBaselineReadsUsersOneByOne(t *testing.T) {
+	t.Parallel()
+
+	g := setupWith(t, loaders.Config{Disabled: true})
+	alice := g.addUser(t, "Alice")
+	ids := g.addFullMeetings(t, alice, 1)
+
+	response, statements := g.query(t, alice, `query($id: ID!) { meeting(id: $id) { `+fullMeetingFields+` } }`,
+		map[string]any{"id": ids[0].String()})
+	require.Empty(t, response.Errors)
+
+	var data struct {
+		Meeting struct {
+			Participants []struct {
+				User struct{ Name string } `json:"user"`
+			} `json:"participants"`
+		} `json:"meeting"`
+	}
+	require.NoError(t, json.Unmarshal(response.Data, &data))
+
+	names := make([]string, len(data.Meeting.Participants))
+	for i, p := range data.Meeting.Participants {
+		names[i] = p.User.Name
+	}
+
+	assert.ElementsMatch(t, []string{"Alice", "Ann", "Ben"}, names)
+	// The meeting, its creator, participants and each of their 3 users,
+	// recordings, analysis, tasks and each of the 2 tasks' meeting.
+	assert.Equal(t, int64(11), statements)
+}
+
 func TestMeetingAliasesKeepTheirOrder(t *testing.T) {
 	t.Parallel()
 

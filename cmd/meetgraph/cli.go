@@ -90,7 +90,7 @@ type HTTPFlags struct {
 	LoaderWait     time.Duration `name:"loader-wait" env:"MEETGRAPH_LOADER_WAIT" default:"250us" help:"How long a dataloader collects keys before it runs its SQL statement (duration)."`
 	LoaderMaxBatch int           `name:"loader-max-batch" env:"MEETGRAPH_LOADER_MAX_BATCH" default:"500" help:"Keys after which a dataloader runs its statement without waiting."`
 	// NoLoaders is the benchmark's one-by-one baseline, never a production setting.
-	NoLoaders bool `name:"no-loaders" env:"MEETGRAPH_NO_LOADERS" hidden:"" help:"Resolve every relation with its own SQL statement, without batching or caching (benchmark baseline)."`
+	NoLoaders bool `name:"no-loaders" env:"MEETGRAPH_NO_LOADERS" hidden:"" help:"Resolve every relation and every participant's user with its own SQL statement, without batching or caching (benchmark baseline)."`
 }
 
 // WorkerFlags are the workers' settings.

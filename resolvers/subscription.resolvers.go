@@ -79,6 +79,15 @@ func (r *subscriptionResolver) TaskUpdated(ctx context.Context, id string, after
 		return nil, notFound(err, "task", id)
 	}
 
+	// Events are stored before they are published, so a client cannot have
+	// seen a seq beyond the stored ones. Such an afterSeq would silently skip
+	// the events up to it. On a finished task the stream would complete
+	// without a terminal event, which is the client's signal to resubscribe.
+	if after > task.LastSeq {
+		return nil, badInput("afterSeq %d is beyond task %s's last event, seq %d: pass the last seq the client received",
+			after, id, task.LastSeq)
+	}
+
 	// A terminal task has no events after its last one, so a client that
 	// already saw it gets a stream that completes at once.
 	if store.TaskTerminal(task.Status) && task.LastSeq <= after {

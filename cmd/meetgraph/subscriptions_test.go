@@ -258,6 +258,35 @@ func TestSubscriptionProtocolViolationsCloseWithCodes(t *testing.T) {
 	}
 }
 
+func TestTaskUpdatedRejectsSeqBeyondLast(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	taskID := sys.newTask(t)
+	sys.record(t, taskID, 0, len(taskfeed.NoopChanges))
+	last := len(taskfeed.NoopChanges)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+
+	// At the terminal event's seq the finished stream completes at once.
+	c.subscribe("subscribe", "done", taskUpdatedQuery, map[string]any{"id": taskID.String(), "after": last})
+
+	done := c.next()
+	require.Equal(t, "done", done.ID)
+	require.Equal(t, "complete", done.Type)
+
+	// A seq beyond it was never sent. Completing without a terminal event
+	// would make the client resubscribe in a loop.
+	c.subscribe("subscribe", "beyond", taskUpdatedQuery, map[string]any{"id": taskID.String(), "after": last + 1})
+
+	beyond := c.next()
+	require.Equal(t, "beyond", beyond.ID)
+	require.Contains(t, string(beyond.Payload), `"BAD_USER_INPUT"`)
+	require.Contains(t, string(beyond.Payload), fmt.Sprintf("last event, seq %d", last))
+	require.Equal(t, "complete", c.next().Type)
+}
+
 func TestFailingOperationLeavesOthersRunning(t *testing.T) {
 	t.Parallel()
 

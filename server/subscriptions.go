@@ -195,8 +195,9 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 			if !s.originAllowed(r) {
 				s.logger.Warn("WebSocket origin rejected", slog.String("request_id", RequestID(r.Context())),
 					slog.String("origin", r.Header.Get("Origin")))
-				writeGraphQLError(w, http.StatusForbidden, apperr.Forbidden,
-					"origin "+r.Header.Get("Origin")+" may not open WebSocket connections")
+				writeGraphQLError(w, http.StatusForbidden, apperr.Forbidden, "origin "+r.Header.Get("Origin")+
+					" may not open WebSocket connections: the gateway allows it with --websocket-allowed-origins"+
+					" (MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS)")
 
 				return
 			}

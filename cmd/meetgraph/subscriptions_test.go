@@ -355,6 +355,12 @@ func TestWebSocketOriginAllowList(t *testing.T) {
 		})
 	require.Error(t, err, "an origin with the wrong scheme must be rejected")
 	require.Equal(t, http.StatusForbidden, response.StatusCode)
+
+	// The frontend's developer reads how to allow the origin.
+	body, err := io.ReadAll(response.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(body), "MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS")
+	require.Contains(t, string(body), `"FORBIDDEN"`)
 }
 
 func TestVanishedClientsReleaseSubscriptions(t *testing.T) {

@@ -81,7 +81,7 @@ func TestWriteToStalledPeerFails(t *testing.T) {
 	}{Type: "data", ID: "1", Payload: payload}
 
 	type result struct {
-		writes  int
+		writes      int
 		maxDuration time.Duration
 	}
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meetgraph/meetgraph/auth"
 	"github.com/meetgraph/meetgraph/events"
 	"github.com/meetgraph/meetgraph/graph"
 	"github.com/meetgraph/meetgraph/loaders"
@@ -26,6 +27,11 @@ type ServeCmd struct {
 }
 
 func (c *ServeCmd) Run(env *environment) error {
+	tokens, err := checkGatewaySettings(env, c.HTTPFlags)
+	if err != nil {
+		return err
+	}
+
 	svc, err := env.openMigratedServices("gateway")
 	if err != nil {
 		return err
@@ -36,36 +42,39 @@ func (c *ServeCmd) Run(env *environment) error {
 
 	return runRoles(env, svc.dispatcher,
 		relay.Run,
-		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) })
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, tokens, svc) })
+}
+
+// checkGatewaySettings rejects invalid gateway settings and returns the
+// token verifier. The commands call it before they connect to any service,
+// so that a missing secret or a bad flag is the first and only error.
+func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, error) {
+	if flags.RecordingURLExpiry <= 0 || flags.RecordingURLExpiry > maxPresignExpiry {
+		return nil, fmt.Errorf("MEETGRAPH_RECORDING_URL_EXPIRY (--recording-url-expiry) is %s: it must be more than 0 and at most %s",
+			flags.RecordingURLExpiry, maxPresignExpiry)
+	}
+
+	if flags.MaxUploadBytes <= 0 {
+		return nil, fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0",
+			flags.MaxUploadBytes)
+	}
+
+	if err := checkSubscriptionFlags(flags); err != nil {
+		return nil, err
+	}
+
+	if err := checkLimitFlags(flags); err != nil {
+		return nil, err
+	}
+
+	return env.tokens()
 }
 
 // runGateway serves HTTP until env.ctx is cancelled, then stops accepting
 // connections and lets in-flight requests finish for up to the shutdown
 // timeout.
-func runGateway(env *environment, flags HTTPFlags, svc *services) error {
-	if flags.RecordingURLExpiry <= 0 || flags.RecordingURLExpiry > maxPresignExpiry {
-		return fmt.Errorf("MEETGRAPH_RECORDING_URL_EXPIRY (--recording-url-expiry) is %s: it must be more than 0 and at most %s",
-			flags.RecordingURLExpiry, maxPresignExpiry)
-	}
-
-	if flags.MaxUploadBytes <= 0 {
-		return fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0",
-			flags.MaxUploadBytes)
-	}
-
-	if err := checkSubscriptionFlags(flags); err != nil {
-		return err
-	}
-
-	if err := checkLimitFlags(flags); err != nil {
-		return err
-	}
-
-	tokens, err := env.tokens()
-	if err != nil {
-		return err
-	}
-
+// Its caller checked flags and made tokens with checkGatewaySettings.
+func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *services) error {
 	logger := env.logger.With(slog.String("component", "gateway"))
 
 	hub := events.NewHub(flags.SubscriptionBuffer)

@@ -353,6 +353,25 @@ func TestMissingSecretWithoutDevFails(t *testing.T) {
 	require.ErrorContains(t, err, "--dev")
 }
 
+// serve and all must name the missing secret before they try a service: a
+// database that is down would otherwise hide it behind a connection error.
+func TestMissingSecretFailsBeforeServices(t *testing.T) {
+	t.Parallel()
+
+	for _, command := range []string{"serve", "all"} {
+		t.Run(command, func(t *testing.T) {
+			var stderr bytes.Buffer
+
+			err := run(testenv.Context(t, 20*time.Second), []string{command,
+				"--database-url", "postgres://unused@127.0.0.1:1/x", "--http-addr", testenv.FreeAddr(t)},
+				&bytes.Buffer{}, &stderr)
+
+			require.ErrorContains(t, err, "MEETGRAPH_JWT_SECRET")
+			require.NotContains(t, stderr.String(), "127.0.0.1:1", "no service may be tried first")
+		})
+	}
+}
+
 func TestMeetingVisibleOnlyToParticipants(t *testing.T) {
 	t.Parallel()
 

@@ -48,6 +48,11 @@ type AllCmd struct {
 }
 
 func (c *AllCmd) Run(env *environment) error {
+	tokens, err := checkGatewaySettings(env, c.HTTPFlags)
+	if err != nil {
+		return err
+	}
+
 	svc, err := env.openServices("all")
 	if err != nil {
 		return err
@@ -62,7 +67,7 @@ func (c *AllCmd) Run(env *environment) error {
 
 	return runRoles(env, svc.dispatcher,
 		relay.Run,
-		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, svc) },
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, tokens, svc) },
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
 }
 

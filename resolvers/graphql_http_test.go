@@ -151,3 +151,24 @@ func TestDeferredAnalysisArrivesAsMultipartMixed(t *testing.T) {
 	assert.Contains(t, result.body, `"label":"slow"`)
 	assert.Contains(t, result.body, `"hasNext":false`)
 }
+
+// gqlgen's multipart transport writes its own errors for a malformed
+// upload, and each still needs a code that clients can branch on.
+func TestMalformedUploadErrorHasCode(t *testing.T) {
+	t.Parallel()
+
+	g := setup(t)
+	alice := g.addUser(t, "Alice")
+
+	body := "--boundary\r\n" +
+		"Content-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n" +
+		"--boundary--\r\n"
+	result := g.send(t, "POST", "", map[string]string{
+		"Content-Type":  "multipart/form-data; boundary=boundary",
+		"Authorization": "Bearer " + g.token(t, alice),
+	}, body)
+
+	require.Equal(t, http.StatusUnprocessableEntity, result.status, result.body)
+	assert.Contains(t, result.body, `"message":"first part must be operations"`)
+	assert.Contains(t, result.body, `"code":"BAD_USER_INPUT"`)
+}

@@ -1,8 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/meetgraph/meetgraph/apperr"
 	"github.com/meetgraph/meetgraph/media"
@@ -43,7 +48,9 @@ func limitUploads(limit int64, next http.Handler) http.Handler {
 			status = http.StatusRequestEntityTooLarge
 			rejection = media.UploadLimitError(r.ContentLength, limit)
 		default:
-			next.ServeHTTP(w, r)
+			coded := &codedUploadErrors{ResponseWriter: w}
+			next.ServeHTTP(coded, r)
+			coded.finish()
 
 			return
 		}
@@ -53,4 +60,75 @@ func limitUploads(limit int64, next http.Handler) http.Handler {
 		w.Header().Set("Connection", "close")
 		writeGraphQLError(w, status, rejection.Code, rejection.Message)
 	})
+}
+
+// codedUploadErrors gives the errors of gqlgen's multipart transport an
+// extensions.code. gqlgen v0.17.98 rejects a malformed multipart request,
+// such as a missing operations part or an unreadable map, with 422 and
+// errors that carry a message only. It holds back an error response until
+// finish adds BAD_USER_INPUT to each error without a code, and passes any
+// other response through unchanged.
+type codedUploadErrors struct {
+	http.ResponseWriter
+
+	status int
+	body   bytes.Buffer
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *codedUploadErrors) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}
+
+func (w *codedUploadErrors) WriteHeader(status int) {
+	if w.status != 0 {
+		return
+	}
+
+	w.status = status
+	if status < http.StatusBadRequest {
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *codedUploadErrors) Write(data []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+
+	if w.status >= http.StatusBadRequest {
+		return w.body.Write(data)
+	}
+
+	return w.ResponseWriter.Write(data)
+}
+
+// finish writes the held-back error response with a code on every error.
+func (w *codedUploadErrors) finish() {
+	if w.status < http.StatusBadRequest {
+		return
+	}
+
+	body := w.body.Bytes()
+
+	var response graphql.Response
+	if err := json.Unmarshal(body, &response); err == nil && len(response.Errors) > 0 {
+		for _, e := range response.Errors {
+			if _, ok := e.Extensions["code"]; !ok {
+				if e.Extensions == nil {
+					e.Extensions = map[string]any{}
+				}
+
+				e.Extensions["code"] = apperr.BadUserInput
+			}
+		}
+
+		if coded, err := json.Marshal(&response); err == nil {
+			body = coded
+		}
+	}
+
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.ResponseWriter.WriteHeader(w.status)
+	_, _ = w.ResponseWriter.Write(body)
 }

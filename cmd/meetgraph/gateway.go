@@ -218,24 +218,27 @@ func checkSubscriptionFlags(flags HTTPFlags) error {
 // 0 as its default or as "no limit" and treated a negative value the same
 // way, so a typo such as --rate-limit=-5 silently turned the limit off.
 func checkLimitFlags(flags HTTPFlags) error {
+	// Only the rate limit has an off value, 0. A 0 anywhere else used to
+	// fall back to the default without a word.
 	limits := []struct {
 		env, flag string
 		value     float64
+		minimum   float64
 	}{
-		{"MEETGRAPH_MAX_DEPTH", "max-depth", float64(flags.MaxDepth)},
-		{"MEETGRAPH_MAX_ALIASES", "max-aliases", float64(flags.MaxAliases)},
-		{"MEETGRAPH_MAX_COMPLEXITY", "max-complexity", float64(flags.MaxComplexity)},
-		{"MEETGRAPH_DEFAULT_LIST_SIZE", "default-list-size", float64(flags.DefaultListSize)},
-		{"MEETGRAPH_MAX_BODY_BYTES", "max-body-bytes", float64(flags.MaxBodyBytes)},
-		{"MEETGRAPH_MAX_BATCH_OPERATIONS", "max-batch-operations", float64(flags.MaxBatchOperations)},
-		{"MEETGRAPH_RATE_LIMIT", "rate-limit", flags.RateLimit},
-		{"MEETGRAPH_RATE_BURST", "rate-burst", float64(flags.RateBurst)},
-		{"MEETGRAPH_PERSISTED_QUERY_CACHE", "persisted-query-cache", float64(flags.PersistedQueryCache)},
+		{"MEETGRAPH_MAX_DEPTH", "max-depth", float64(flags.MaxDepth), 1},
+		{"MEETGRAPH_MAX_ALIASES", "max-aliases", float64(flags.MaxAliases), 1},
+		{"MEETGRAPH_MAX_COMPLEXITY", "max-complexity", float64(flags.MaxComplexity), 1},
+		{"MEETGRAPH_DEFAULT_LIST_SIZE", "default-list-size", float64(flags.DefaultListSize), 1},
+		{"MEETGRAPH_MAX_BODY_BYTES", "max-body-bytes", float64(flags.MaxBodyBytes), 1},
+		{"MEETGRAPH_MAX_BATCH_OPERATIONS", "max-batch-operations", float64(flags.MaxBatchOperations), 1},
+		{"MEETGRAPH_RATE_LIMIT", "rate-limit", flags.RateLimit, 0},
+		{"MEETGRAPH_RATE_BURST", "rate-burst", float64(flags.RateBurst), 1},
+		{"MEETGRAPH_PERSISTED_QUERY_CACHE", "persisted-query-cache", float64(flags.PersistedQueryCache), 1},
 	}
 
 	for _, limit := range limits {
-		if limit.value < 0 {
-			return fmt.Errorf("%s (--%s) is %v: it must not be negative", limit.env, limit.flag, limit.value)
+		if limit.value < limit.minimum {
+			return fmt.Errorf("%s (--%s) is %v: it must be at least %v", limit.env, limit.flag, limit.value, limit.minimum)
 		}
 	}
 

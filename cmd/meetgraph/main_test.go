@@ -508,14 +508,36 @@ func TestExitCodeOfUsageErrorIsQuiet(t *testing.T) {
 	require.Zero(t, exitCode(nil, &stderr))
 }
 
-func TestNegativeLimitIsRejected(t *testing.T) {
+func TestOutOfRangeLimitIsRejected(t *testing.T) {
 	t.Parallel()
 
-	require.NoError(t, checkLimitFlags(HTTPFlags{RateLimit: 0, MaxDepth: 12}))
+	valid := HTTPFlags{
+		MaxDepth: 12, MaxAliases: 30, MaxComplexity: 50000, DefaultListSize: 10, MaxBodyBytes: 1 << 20,
+		MaxBatchOperations: 10, RateLimit: 50, RateBurst: 100, PersistedQueryCache: 1000,
+	}
+	require.NoError(t, checkLimitFlags(valid))
 
-	err := checkLimitFlags(HTTPFlags{RateLimit: -5})
-	require.EqualError(t, err, "MEETGRAPH_RATE_LIMIT (--rate-limit) is -5: it must not be negative")
+	rateLimitOff := valid
+	rateLimitOff.RateLimit = 0
+	require.NoError(t, checkLimitFlags(rateLimitOff), "a rate limit of 0 turns it off")
 
-	err = checkLimitFlags(HTTPFlags{MaxDepth: -1})
-	require.EqualError(t, err, "MEETGRAPH_MAX_DEPTH (--max-depth) is -1: it must not be negative")
+	negativeRate := valid
+	negativeRate.RateLimit = -5
+	require.EqualError(t, checkLimitFlags(negativeRate),
+		"MEETGRAPH_RATE_LIMIT (--rate-limit) is -5: it must be at least 0")
+
+	negativeDepth := valid
+	negativeDepth.MaxDepth = -1
+	require.EqualError(t, checkLimitFlags(negativeDepth),
+		"MEETGRAPH_MAX_DEPTH (--max-depth) is -1: it must be at least 1")
+
+	// 0 used to mean the default without saying so.
+	zeroDepth := valid
+	zeroDepth.MaxDepth = 0
+	require.EqualError(t, checkLimitFlags(zeroDepth), "MEETGRAPH_MAX_DEPTH (--max-depth) is 0: it must be at least 1")
+
+	zeroBody := valid
+	zeroBody.MaxBodyBytes = 0
+	require.EqualError(t, checkLimitFlags(zeroBody),
+		"MEETGRAPH_MAX_BODY_BYTES (--max-body-bytes) is 0: it must be at least 1")
 }

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -75,12 +76,19 @@ func (r *Resolver) finishUpload(ctx context.Context, meeting *store.Meeting, rec
 	return recordingModel(recording), nil
 }
 
-// failUpload marks a recording whose upload broke off as FAILED, with a
-// context of its own because the request's may be cancelled.
+// failUpload marks a recording whose upload broke off or was rejected as
+// FAILED, with a context of its own because the request's may be
+// cancelled. A rejection's message becomes the failure reason. Other causes
+// are internal, so the reason stays generic and the cause goes to the log.
 func (r *Resolver) failUpload(ctx context.Context, recordingID uuid.UUID, cause error) {
 	ctx = context.WithoutCancel(ctx)
 
-	if err := r.Store.SetRecordingStatus(ctx, recordingID, store.RecordingFailed, "the upload did not complete"); err != nil {
+	reason := "the upload did not complete"
+	if rejection, ok := errors.AsType[*apperr.Error](cause); ok && rejection.Code == apperr.BadUserInput {
+		reason = rejection.Message
+	}
+
+	if err := r.Store.SetRecordingStatus(ctx, recordingID, store.RecordingFailed, reason); err != nil {
 		r.Logger.ErrorContext(ctx, "marking a broken upload failed did not work",
 			slog.String("recording_id", recordingID.String()), slog.Any("error", err))
 	}

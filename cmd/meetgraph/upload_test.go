@@ -238,3 +238,53 @@ func jsonNumber(n int) string {
 
 	return string(raw)
 }
+
+// A presigned upload over the limit is rejected at completion, and the
+// recording keeps the reason, which its failureReason shows later.
+func TestOversizedPresignedUploadKeepsReason(t *testing.T) {
+	t.Parallel()
+
+	s := startSystem(t, testenv.DatabaseURL(t), "--max-upload-bytes", "1000")
+	s.command(t, "seed")
+
+	planning := store.SeedID("meeting:planning").String()
+	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
+	endpoint := s.baseURL + "/query"
+
+	response := testenv.PostGraphQL(t, endpoint, alice, `mutation($id: ID!) {
+		recordingUploadURL(meetingId: $id, contentType: "audio/wav") { url recording { id } }
+	}`, map[string]any{"id": planning})
+	require.Empty(t, response.Errors)
+
+	var data struct {
+		RecordingUploadURL struct {
+			URL       string
+			Recording struct{ ID string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(response.Data, &data))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, data.RecordingUploadURL.URL,
+		bytes.NewReader(make([]byte, 5000)))
+	require.NoError(t, err)
+
+	putResponse, err := http.DefaultClient.Do(put)
+	require.NoError(t, err)
+	_ = putResponse.Body.Close()
+	require.Equal(t, http.StatusOK, putResponse.StatusCode)
+
+	response = testenv.PostGraphQL(t, endpoint, alice, `mutation($id: ID!) { completeRecordingUpload(id: $id) { id } }`,
+		map[string]any{"id": data.RecordingUploadURL.Recording.ID})
+	require.Len(t, response.Errors, 1)
+	require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+
+	response = testenv.PostGraphQL(t, endpoint, alice, `query($id: ID!) {
+		meeting(id: $id) { recordings { id status failureReason } }
+	}`, map[string]any{"id": planning})
+	require.Empty(t, response.Errors)
+	require.Contains(t, string(response.Data), `"status":"FAILED"`)
+	require.Contains(t, string(response.Data), "larger than the recording upload limit of 1000 B")
+}

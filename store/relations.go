@@ -47,7 +47,7 @@ func (s *Store) MeetingsForViewerByIDs(ctx context.Context, ids []uuid.UUID, vie
 }
 
 // ParticipantsByMeetingIDs returns the participants of the given meetings,
-// each meeting's in invitation order.
+// each meeting's by invitation time, then user id.
 func (s *Store) ParticipantsByMeetingIDs(ctx context.Context, meetingIDs []uuid.UUID) ([]*Participant, error) {
 	rows, err := s.pool.Query(ctx, `SELECT p.meeting_id, p.user_id, p.role, p.invited_at, p.joined_at,
 			u.id, u.email, u.name, u.created_at

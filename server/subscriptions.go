@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -239,21 +240,34 @@ func (s *subscriptionTransports) guard(next http.Handler) http.Handler {
 // expiry (when the token stops being accepted), or when a write fails or
 // times out, so that a vanished client's stream ends.
 func (s *subscriptionTransports) serveSSE(next http.Handler, w http.ResponseWriter, r *http.Request, expiry time.Time) {
-	ctx, cancel := context.WithDeadline(r.Context(), expiry)
-	defer cancel()
+	expiring, cancelExpiry := context.WithDeadlineCause(r.Context(), expiry, errSSETokenExpired)
+	defer cancelExpiry()
 
-	stopAtShutdown := context.AfterFunc(s.stopping, cancel)
+	ctx, cancel := context.WithCancelCause(expiring)
+	defer cancel(nil)
+
+	stopAtShutdown := context.AfterFunc(s.stopping, func() { cancel(errSSEShutdown) })
 	defer stopAtShutdown()
 
 	writer := &sseWriter{
 		ResponseWriter: w,
 		controller:     http.NewResponseController(w),
 		timeout:        s.config.PingInterval,
+		ctx:            ctx,
 		cancel:         cancel,
 	}
 
 	next.ServeHTTP(writer, r.WithContext(ctx))
 }
+
+// Causes that end an SSE stream early. The client gets each as an error
+// event before the stream's complete event, which names the next step.
+var (
+	errSSETokenExpired = apperr.New(apperr.Unauthenticated,
+		"the token expired: subscribe again with a fresh token, and afterSeq for taskUpdated")
+	errSSEShutdown = apperr.New(apperr.Unavailable,
+		"the gateway is shutting down: subscribe again, and pass afterSeq for taskUpdated")
+)
 
 // sseWriter gives gqlgen's SSE transport the http.Flusher it asserts, and
 // bounds each write: a client that stops reading makes the write time out,
@@ -262,23 +276,54 @@ type sseWriter struct {
 	http.ResponseWriter
 	controller *http.ResponseController
 	timeout    time.Duration
-	cancel     context.CancelFunc
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
 }
 
+// sseComplete starts the event with which gqlgen v0.17.98's SSE transport
+// ends every stream, in a single write.
+var sseComplete = []byte("event: complete\n")
+
 func (w *sseWriter) Write(p []byte) (int, error) {
+	// gqlgen ends a stream that expiry or shutdown cut short as it ends a
+	// finished one, so the reason goes out first as an error event.
+	if bytes.HasPrefix(p, sseComplete) {
+		if reason, ok := errors.AsType[*apperr.Error](context.Cause(w.ctx)); ok {
+			w.writeError(reason)
+		}
+	}
+
+	return w.write(p)
+}
+
+func (w *sseWriter) write(p []byte) (int, error) {
 	_ = w.controller.SetWriteDeadline(time.Now().Add(w.timeout))
 
 	n, err := w.ResponseWriter.Write(p)
 	if err != nil {
-		w.cancel()
+		w.cancel(err)
 	}
 
 	return n, err
 }
 
+// writeError writes reason as a next event with a GraphQL error, the form
+// in which graphql-sse clients report an operation's errors.
+func (w *sseWriter) writeError(reason *apperr.Error) {
+	payload, err := json.Marshal(graphql.Response{Errors: gqlerror.List{{
+		Message:    reason.Message,
+		Extensions: map[string]any{"code": reason.Code},
+	}}})
+	if err != nil {
+		return
+	}
+
+	_, _ = w.write(fmt.Appendf(nil, "event: next\ndata: %s\n\n", payload))
+}
+
 func (w *sseWriter) Flush() {
 	if err := w.controller.Flush(); err != nil {
-		w.cancel()
+		w.cancel(err)
 	}
 }
 

@@ -442,8 +442,9 @@ func TestShutdownEndsSubscriptions(t *testing.T) {
 	code, _ := ws.closeStatus()
 	require.Equal(t, websocket.StatusGoingAway, code)
 
-	_, err := io.ReadAll(sse.Body)
+	body, err := io.ReadAll(sse.Body)
 	require.NoError(t, err, "the SSE stream must end")
+	require.Contains(t, string(body), `"code":"UNAVAILABLE"`, "the SSE client must learn why its stream ended")
 }
 
 func TestMeetingSubscriptionsStreamLiveEvents(t *testing.T) {
@@ -720,7 +721,11 @@ func TestSSEEndsWhenTokenExpires(t *testing.T) {
 
 	// meetingEvents stays open while nothing happens, so only the token's
 	// expiry ends the stream before postSSE's 30 s deadline.
-	_, err = io.Copy(io.Discard, response.Body)
+	body, err := io.ReadAll(response.Body)
 	require.NoError(t, err)
 	require.Less(t, time.Since(start), 15*time.Second)
+
+	// A shutdown ends a stream too, so the client needs the reason.
+	require.Contains(t, string(body), `"code":"UNAUTHENTICATED"`)
+	require.True(t, strings.HasSuffix(string(body), "event: complete\n\n"), "the stream must end with complete: %q", body)
 }

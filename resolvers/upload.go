@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -48,6 +50,28 @@ func (r *Resolver) newUploadingRecording(ctx context.Context, meeting *store.Mee
 		RawObjectKey: consumers.RecordingPrefix(meeting.ID, id) + "raw",
 	})
 }
+
+// recordingMediaType returns contentType in its canonical form when it is
+// an audio or video media type, or application/octet-stream for a file of
+// unknown type. The type is shown to clients later, so anything else, such
+// as text/html or a value with a line break, is BAD_USER_INPUT.
+func recordingMediaType(contentType string) (string, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+
+	kind, subtype, _ := strings.Cut(mediaType, "/")
+	media := (kind == "audio" || kind == "video") && subtype != ""
+
+	if err != nil || len(contentType) > maxContentTypeLength || (!media && mediaType != "application/octet-stream") {
+		return "", badInput("contentType %q is not an audio or video media type: send one such as audio/wav or video/mp4",
+			contentType)
+	}
+
+	return mime.FormatMediaType(mediaType, params), nil
+}
+
+// maxContentTypeLength bounds contentType, which real media types stay far
+// below (audio/webm;codecs=opus has 22 characters).
+const maxContentTypeLength = 255
 
 // finishUpload marks the recording UPLOADED and, when the meeting has
 // ended by now, queues its processing (endMeeting does that otherwise).

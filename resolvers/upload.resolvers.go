@@ -53,7 +53,9 @@ func (r *mutationResolver) RecordingUploadURL(ctx context.Context, meetingID str
 
 	var mediaType string
 	if contentType != nil {
-		mediaType = *contentType
+		if mediaType, err = recordingMediaType(*contentType); err != nil {
+			return nil, err
+		}
 	}
 
 	recording, err := r.newUploadingRecording(ctx, meeting, mediaType)

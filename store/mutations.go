@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,7 +53,7 @@ func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting
 			UNION ALL SELECT $1::uuid, u, 'ATTENDEE' FROM unnest($3::uuid[]) AS u WHERE u <> $2::uuid
 			ON CONFLICT DO NOTHING`, meeting.ID, actor.ID, input.InviteeIDs)
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
-			return nil, apperr.Wrap(err, apperr.BadUserInput, "an invited user does not exist")
+			return nil, errUnknownInvitee
 		}
 
 		if err != nil {
@@ -64,6 +65,10 @@ func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting
 
 		return meeting, err
 	})
+	if errors.Is(err, errUnknownInvitee) {
+		return nil, s.unknownInviteesError(ctx, input.InviteeIDs)
+	}
+
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +76,38 @@ func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting
 	s.afterCommit(messages)
 
 	return meeting, nil
+}
+
+// errUnknownInvitee means that an invitee's id matched no user.
+var errUnknownInvitee = errors.New("an invited user does not exist")
+
+// unknownInviteesError returns the BAD_USER_INPUT error that names the
+// invitees without a user. The failed transaction could not look them up,
+// so this reads them after it.
+func (s *Store) unknownInviteesError(ctx context.Context, inviteeIDs []uuid.UUID) error {
+	rows, err := s.pool.Query(ctx, `SELECT i FROM unnest($1::uuid[]) AS i
+		WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = i)`, inviteeIDs)
+	if err != nil {
+		return fmt.Errorf("find unknown invitees: %w", err)
+	}
+
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("find unknown invitees: %w", err)
+	}
+
+	ids := make([]string, len(missing))
+	for i, id := range missing {
+		ids[i] = id.String()
+	}
+
+	// A user deleted and the statement above racing could leave none.
+	if len(ids) == 0 {
+		return apperr.Wrap(errUnknownInvitee, apperr.BadUserInput, "an invited user does not exist")
+	}
+
+	return apperr.Wrap(errUnknownInvitee, apperr.BadUserInput,
+		"no user has the invited id "+strings.Join(ids, ", ")+": invite existing users only")
 }
 
 // meetingEvent writes meeting.<eventType> to the outbox in tx.

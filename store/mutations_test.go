@@ -103,3 +103,17 @@ func TestEndMeetingQueuesUploadedRecording(t *testing.T) {
 	require.NoError(t, err, "a retried endMeeting with the same key is not an error")
 	require.Equal(t, ended.RecordingTask.ID, again.RecordingTask.ID)
 }
+
+func TestCreateMeetingNamesUnknownInvitee(t *testing.T) {
+	t.Parallel()
+
+	db, alice := seeded(t)
+	ctx := testenv.Context(t, 30*time.Second)
+	unknown := uuid.New()
+
+	_, err := db.CreateMeeting(ctx, alice, store.NewMeeting{
+		Title: "Planning", Visibility: "PRIVATE", InviteeIDs: []uuid.UUID{store.SeedID("user:bob"), unknown},
+	})
+	require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
+	require.ErrorContains(t, err, unknown.String())
+}

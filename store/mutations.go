@@ -101,7 +101,8 @@ func (s *Store) unknownInviteesError(ctx context.Context, inviteeIDs []uuid.UUID
 		ids[i] = id.String()
 	}
 
-	// A user deleted and the statement above racing could leave none.
+	// The users may have been created since the insert, which leaves none
+	// to name.
 	if len(ids) == 0 {
 		return apperr.Wrap(errUnknownInvitee, apperr.BadUserInput, "an invited user does not exist")
 	}

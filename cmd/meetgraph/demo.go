@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -96,10 +97,28 @@ func (c *DemoCmd) Run(env *environment) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(env.ctx, c.Timeout)
+	timedOut := fmt.Errorf("the demo did not finish within --timeout %s: raise it on a slow machine", c.Timeout)
+
+	ctx, cancel := context.WithTimeoutCause(env.ctx, c.Timeout, timedOut)
 	defer cancel()
 
 	session := &demoSession{endpoint: c.URL, token: token, client: &http.Client{Timeout: time.Minute}, env: env}
+
+	err = c.run(ctx, session)
+	if err != nil && errors.Is(context.Cause(ctx), timedOut) {
+		return fmt.Errorf("%w: %w", timedOut, err)
+	}
+
+	return err
+}
+
+// run synthesises the speech and takes it through the meeting's tasks.
+func (c *DemoCmd) run(ctx context.Context, session *demoSession) error {
+	// A cheap query first, so that a wrong --url fails before the speech
+	// synthesis and the uploads.
+	if err := session.call(ctx, `{ __typename }`, nil, nil); err != nil {
+		return fmt.Errorf("gateway at --url %s not reachable: %w", c.URL, err)
+	}
 
 	dir, err := os.MkdirTemp("", "meetgraph-demo-")
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -367,4 +368,29 @@ func TestSubscribeClientReturnsErrors(t *testing.T) {
 
 	err = gqlclient.Subscribe(ctx, "ftp://"+strings.TrimPrefix(s.baseURL, "http://"), alice, demoTaskEvents, nil, unexpected)
 	require.ErrorContains(t, err, "invalid GraphQL endpoint")
+}
+
+func TestDemoErrorsNameTheirFlag(t *testing.T) {
+	t.Parallel()
+
+	databaseURL := testenv.DatabaseURL(t)
+	s := startSystem(t, databaseURL)
+	s.command(t, "seed")
+
+	settings := settingArgs(t, databaseURL)
+	ctx := testenv.Context(t, 60*time.Second)
+
+	// Nothing listens on a fresh free port.
+	dead := "http://" + testenv.FreeAddr(t) + "/query"
+
+	var output bytes.Buffer
+
+	err := run(ctx, append([]string{"demo", "--url", dead, "--user", "alice@example.com"}, settings...),
+		&output, &bytes.Buffer{})
+	require.ErrorContains(t, err, "--url "+dead)
+	require.NotContains(t, output.String(), "synthesised", "the gateway check must come before the speech")
+
+	err = run(ctx, append([]string{"demo", "--url", s.baseURL + "/query", "--user", "alice@example.com",
+		"--timeout", "1ms"}, settings...), &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "within --timeout 1ms")
 }

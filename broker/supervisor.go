@@ -100,13 +100,36 @@ func (s *Supervisor) dial(ctx context.Context) (*amqp.Connection, error) {
 	}
 
 	dialer := &net.Dialer{Timeout: s.config.DialTimeout}
+
+	// stopWatch ends the watch that closes the socket when ctx ends, which
+	// is the only way to interrupt amqp091's handshake.
+	stopWatch := func() bool { return false }
+
 	conn, err := amqp.DialConfig(s.config.URL, amqp.Config{
 		Properties: properties,
 		Heartbeat:  10 * time.Second,
 		Dial: func(network, addr string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+
+			// The deadline bounds the TLS and AMQP handshakes too: a server
+			// that accepts the connection and never answers would otherwise
+			// hang the dial. amqp091 clears it once the connection is open.
+			if err := conn.SetDeadline(time.Now().Add(s.config.DialTimeout)); err != nil {
+				_ = conn.Close()
+
+				return nil, err
+			}
+
+			stopWatch = context.AfterFunc(ctx, func() { _ = conn.Close() })
+
+			return conn, nil
 		},
 	})
+	stopWatch()
+
 	if err != nil {
 		// url.Error quotes the whole URL, password included.
 		if urlErr, ok := errors.AsType[*url.Error](err); ok {

@@ -13,7 +13,7 @@ import (
 	"github.com/meetgraph/meetgraph/broker"
 )
 
-// silentServer accepts connections and never answers, like a firewall that
+// silentServer accepts connections and never replies, like a firewall that
 // swallows traffic or a non-AMQP service on the port.
 func silentServer(t *testing.T) string {
 	t.Helper()

@@ -115,7 +115,7 @@ func (s *Supervisor) dial(ctx context.Context) (*amqp.Connection, error) {
 			}
 
 			// The deadline bounds the TLS and AMQP handshakes too: a server
-			// that accepts the connection and never answers would otherwise
+			// that accepts the connection and never replies would otherwise
 			// hang the dial. amqp091 clears it once the connection is open.
 			if err := conn.SetDeadline(time.Now().Add(s.config.DialTimeout)); err != nil {
 				_ = conn.Close()

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/meetgraph/meetgraph/auth"
@@ -20,6 +22,37 @@ import (
 
 // maxPresignExpiry is the longest validity that S3 allows for a presigned URL.
 const maxPresignExpiry = 7 * 24 * time.Hour
+
+// maxObjectBytes is the largest object that S3 stores, 5 TiB.
+const maxObjectBytes = 5 << 40
+
+// websocketOrigins returns the WebSocket origin patterns without the spaces
+// around them. It rejects a pattern that could never match an Origin
+// header: path.Match syntax errors, which would make coder/websocket reject
+// every origin, and a path after the host.
+func websocketOrigins(flags HTTPFlags) ([]string, error) {
+	patterns := make([]string, 0, len(flags.WebSocketAllowedOrigins))
+
+	for _, pattern := range flags.WebSocketAllowedOrigins {
+		pattern = strings.TrimSpace(pattern)
+
+		_, host, hasScheme := strings.Cut(pattern, "://")
+		if !hasScheme {
+			host = pattern
+		}
+
+		_, matchErr := path.Match(pattern, "")
+
+		if pattern == "" || matchErr != nil || strings.Contains(host, "/") {
+			return nil, fmt.Errorf("MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS (--websocket-allowed-origins) has the invalid "+
+				"pattern %q: write a host such as app.example.com or *.example.com, or scheme://host", pattern)
+		}
+
+		patterns = append(patterns, pattern)
+	}
+
+	return patterns, nil
+}
 
 // ServeCmd runs the gateway.
 type ServeCmd struct {
@@ -54,9 +87,25 @@ func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, erro
 			flags.RecordingURLExpiry, maxPresignExpiry)
 	}
 
-	if flags.MaxUploadBytes <= 0 {
-		return nil, fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0",
-			flags.MaxUploadBytes)
+	if flags.MaxUploadBytes <= 0 || flags.MaxUploadBytes > maxObjectBytes {
+		return nil, fmt.Errorf("MEETGRAPH_MAX_UPLOAD_BYTES (--max-upload-bytes) is %d: it must be more than 0 "+
+			"and at most %d, S3's largest object (5 TiB)", flags.MaxUploadBytes, int64(maxObjectBytes))
+	}
+
+	for _, timeout := range []struct {
+		env, flag string
+		value     time.Duration
+	}{
+		{"MEETGRAPH_REQUEST_TIMEOUT", "request-timeout", flags.RequestTimeout},
+		{"MEETGRAPH_UPLOAD_TIMEOUT", "upload-timeout", flags.UploadTimeout},
+	} {
+		if timeout.value <= 0 {
+			return nil, fmt.Errorf("%s (--%s) is %s: it must be more than 0", timeout.env, timeout.flag, timeout.value)
+		}
+	}
+
+	if _, err := websocketOrigins(flags); err != nil {
+		return nil, err
 	}
 
 	if err := checkSubscriptionFlags(flags); err != nil {
@@ -76,6 +125,11 @@ func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, erro
 // Its caller checked flags and made tokens with checkGatewaySettings.
 func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *services) error {
 	logger := env.logger.With(slog.String("component", "gateway"))
+
+	origins, err := websocketOrigins(flags)
+	if err != nil {
+		return err
+	}
 
 	hub := events.NewHub(flags.SubscriptionBuffer)
 	defer hub.Close()
@@ -138,7 +192,7 @@ func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *ser
 		Subscriptions: server.SubscriptionConfig{
 			PingInterval:     flags.SubscriptionPingInterval,
 			InitTimeout:      flags.SubscriptionInitTimeout,
-			AllowedOrigins:   flags.WebSocketAllowedOrigins,
+			AllowedOrigins:   origins,
 			MaxPerConnection: flags.MaxSubscriptionsPerConnection,
 		},
 	}, server.Deps{
@@ -234,6 +288,8 @@ func checkLimitFlags(flags HTTPFlags) error {
 		{"MEETGRAPH_RATE_LIMIT", "rate-limit", flags.RateLimit, 0},
 		{"MEETGRAPH_RATE_BURST", "rate-burst", float64(flags.RateBurst), 1},
 		{"MEETGRAPH_PERSISTED_QUERY_CACHE", "persisted-query-cache", float64(flags.PersistedQueryCache), 1},
+		{"MEETGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "max-subscriptions-per-connection",
+			float64(flags.MaxSubscriptionsPerConnection), 1},
 	}
 
 	for _, limit := range limits {

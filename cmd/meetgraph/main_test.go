@@ -514,6 +514,7 @@ func TestOutOfRangeLimitIsRejected(t *testing.T) {
 	valid := HTTPFlags{
 		MaxDepth: 12, MaxAliases: 30, MaxComplexity: 50000, DefaultListSize: 10, MaxBodyBytes: 1 << 20,
 		MaxBatchOperations: 10, RateLimit: 50, RateBurst: 100, PersistedQueryCache: 1000,
+		MaxSubscriptionsPerConnection: 100,
 	}
 	require.NoError(t, checkLimitFlags(valid))
 
@@ -540,4 +541,36 @@ func TestOutOfRangeLimitIsRejected(t *testing.T) {
 	zeroBody.MaxBodyBytes = 0
 	require.EqualError(t, checkLimitFlags(zeroBody),
 		"MEETGRAPH_MAX_BODY_BYTES (--max-body-bytes) is 0: it must be at least 1")
+}
+
+// Each bad setting is named before any service is tried, so an unreachable
+// database URL shows that the check came first.
+func TestInvalidGatewaySettingFailsAtStart(t *testing.T) {
+	t.Parallel()
+
+	for flag, variable := range map[string]string{
+		"--max-upload-bytes=9223372036854775807":               "MEETGRAPH_MAX_UPLOAD_BYTES",
+		"--request-timeout=-1s":                                "MEETGRAPH_REQUEST_TIMEOUT",
+		"--upload-timeout=0s":                                  "MEETGRAPH_UPLOAD_TIMEOUT",
+		"--max-subscriptions-per-connection=0":                 "MEETGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+		"--websocket-allowed-origins=[,app.example.com":        "MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS",
+		"--websocket-allowed-origins=https://p.example.com/ui": "MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS",
+	} {
+		t.Run(flag, func(t *testing.T) {
+			t.Parallel()
+
+			err := run(testenv.Context(t, 20*time.Second), []string{"serve", flag, "--dev",
+				"--database-url", "postgres://unused@127.0.0.1:1/x", "--http-addr", testenv.FreeAddr(t)},
+				&bytes.Buffer{}, &bytes.Buffer{})
+			require.ErrorContains(t, err, variable)
+		})
+	}
+}
+
+func TestWebSocketOriginsAreTrimmed(t *testing.T) {
+	t.Parallel()
+
+	origins, err := websocketOrigins(HTTPFlags{WebSocketAllowedOrigins: []string{"app.example.com", " *.example.org "}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"app.example.com", "*.example.org"}, origins)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,6 +98,10 @@ func (c *DemoCmd) Run(env *environment) error {
 		return err
 	}
 
+	if c.Timeout <= 0 {
+		return fmt.Errorf("--timeout is %s: it must be more than 0", c.Timeout)
+	}
+
 	timedOut := fmt.Errorf("the demo did not finish within --timeout %s: raise it on a slow machine", c.Timeout)
 
 	ctx, cancel := context.WithTimeoutCause(env.ctx, c.Timeout, timedOut)
@@ -105,7 +110,7 @@ func (c *DemoCmd) Run(env *environment) error {
 	session := &demoSession{endpoint: c.URL, token: token, client: &http.Client{Timeout: time.Minute}, env: env}
 
 	err = c.run(ctx, session)
-	if err != nil && errors.Is(context.Cause(ctx), timedOut) {
+	if err != nil && errors.Is(context.Cause(ctx), timedOut) && !errors.Is(err, timedOut) {
 		return fmt.Errorf("%w: %w", timedOut, err)
 	}
 
@@ -117,7 +122,8 @@ func (c *DemoCmd) run(ctx context.Context, session *demoSession) error {
 	// A cheap query first, so that a wrong --url fails before the speech
 	// synthesis and the uploads.
 	if err := session.call(ctx, `{ __typename }`, nil, nil); err != nil {
-		return fmt.Errorf("gateway at --url %s not reachable: %w", c.URL, err)
+		return fmt.Errorf("query to --url %s failed: %w (--url is the GraphQL endpoint, such as "+
+			"http://127.0.0.1:8080/query)", c.URL, err)
 	}
 
 	dir, err := os.MkdirTemp("", "meetgraph-demo-")
@@ -128,7 +134,11 @@ func (c *DemoCmd) run(ctx context.Context, session *demoSession) error {
 
 	speech := filepath.Join(dir, "speech.wav")
 	if output, err := exec.CommandContext(ctx, c.Espeak, "-w", speech, c.Text).CombinedOutput(); err != nil {
-		return fmt.Errorf("synthesise speech with %s: %w: %s", c.Espeak, err, output)
+		if len(bytes.TrimSpace(output)) == 0 {
+			return fmt.Errorf("synthesise speech with %s: %w", c.Espeak, err)
+		}
+
+		return fmt.Errorf("synthesise speech with %s: %w: %s", c.Espeak, err, bytes.TrimSpace(output))
 	}
 
 	session.printf("synthesised %q into %s\n", c.Text, speech)

@@ -393,4 +393,9 @@ func TestDemoErrorsNameTheirFlag(t *testing.T) {
 	err = run(ctx, append([]string{"demo", "--url", s.baseURL + "/query", "--user", "alice@example.com",
 		"--timeout", "1ms"}, settings...), &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "within --timeout 1ms")
+	require.Equal(t, 1, strings.Count(err.Error(), "within --timeout"), "the timeout is named once: %v", err)
+
+	err = run(ctx, append([]string{"demo", "--url", s.baseURL + "/query", "--user", "alice@example.com",
+		"--timeout", "0s"}, settings...), &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "--timeout is 0s")
 }

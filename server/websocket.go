@@ -429,6 +429,13 @@ func (c *websocketConn) track(messageType, id string) bool {
 	switch messageType {
 	case "connection_ack":
 		c.acknowledged = true
+	case "next":
+		// After the client's complete, gqlgen may still send the cancelled
+		// operation's last response. The protocol allows nothing more for
+		// that id.
+		_, ok := c.active[id]
+
+		return ok
 	case "error", "complete":
 		if _, ok := c.active[id]; !ok {
 			return messageType == "error"

@@ -287,6 +287,46 @@ func TestTaskUpdatedRejectsSeqBeyondLast(t *testing.T) {
 	require.Equal(t, "complete", c.next().Type)
 }
 
+// graphql-transport-ws allows no message for an operation after the
+// client's complete, though gqlgen may still have its last response on the
+// way.
+func TestNothingSentAfterClientComplete(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	taskID := sys.newTask(t)
+	sys.record(t, taskID, 0, 1)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+
+	variables := map[string]any{"id": taskID.String()}
+
+	for i := range 30 {
+		id := fmt.Sprintf("cancelled-%d", i)
+		c.subscribe("subscribe", id, taskUpdatedQuery, variables)
+		c.send("complete", id, nil)
+	}
+
+	// The stored event of a last, kept subscription marks the end of the
+	// messages for the ones before it.
+	c.subscribe("subscribe", "kept", taskUpdatedQuery, variables)
+
+	for {
+		message := c.next()
+		if message.ID == "kept" {
+			break
+		}
+
+		// An operation may send its event before the complete arrives.
+		if message.Type == "next" && !strings.Contains(string(message.Payload), `"errors"`) {
+			continue
+		}
+
+		t.Fatalf("message for %s after the client completed it: %s %s", message.ID, message.Type, message.Payload)
+	}
+}
+
 func TestFailingOperationLeavesOthersRunning(t *testing.T) {
 	t.Parallel()
 

@@ -53,8 +53,9 @@ func (r *Resolver) newUploadingRecording(ctx context.Context, meeting *store.Mee
 
 // recordingMediaType returns contentType in its canonical form when it is
 // an audio or video media type, or application/octet-stream for a file of
-// unknown type. The type is shown to clients later, so anything else, such
-// as text/html or a value with a line break, is BAD_USER_INPUT.
+// unknown type. The type is shown to clients later and stored with the S3
+// object, so anything else, such as text/html or a value with a line
+// break, is BAD_USER_INPUT.
 func recordingMediaType(contentType string) (string, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 

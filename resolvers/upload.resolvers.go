@@ -29,12 +29,20 @@ func (r *mutationResolver) UploadRecording(ctx context.Context, meetingID string
 		return nil, media.UploadLimitError(file.Size, r.maxUploadBytes())
 	}
 
-	recording, err := r.newUploadingRecording(ctx, meeting, file.ContentType)
+	// A file part without a Content-Type is of unknown type.
+	contentType := "application/octet-stream"
+	if file.ContentType != "" {
+		if contentType, err = recordingMediaType(file.ContentType); err != nil {
+			return nil, err
+		}
+	}
+
+	recording, err := r.newUploadingRecording(ctx, meeting, contentType)
 	if err != nil {
 		return nil, err
 	}
 
-	size, err := r.Objects.Put(ctx, *recording.RawObjectKey, file.File, file.Size, file.ContentType)
+	size, err := r.Objects.Put(ctx, *recording.RawObjectKey, file.File, file.Size, contentType)
 	if err != nil {
 		r.failUpload(ctx, recording.ID, err)
 

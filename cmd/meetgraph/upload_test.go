@@ -163,6 +163,17 @@ func TestUploadRecordingRejected(t *testing.T) {
 		require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
 	})
 
+	// The type is stored with the object and shown to clients later.
+	t.Run("NotMedia", func(t *testing.T) {
+		response := testenv.PostUpload(t, s.baseURL+"/query", bob, gqlclient.Upload{
+			Query: uploadMutation, Variables: map[string]any{"meetingId": retro}, FileVariable: "file",
+			FileName: "page.html", ContentType: "text/html", File: strings.NewReader("<p>hi</p>"), Size: 9,
+		})
+		require.Len(t, response.Errors, 1)
+		require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+		require.Contains(t, response.Errors[0].Message, `"text/html"`)
+	})
+
 	t.Run("WithoutLength", func(t *testing.T) {
 		request, err := gqlclient.NewUploadRequest(t.Context(), s.baseURL+"/query", bob, fileUpload(t, retro, speech))
 		require.NoError(t, err)

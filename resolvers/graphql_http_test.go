@@ -172,3 +172,22 @@ func TestMalformedUploadErrorHasCode(t *testing.T) {
 	assert.Contains(t, result.body, `"message":"first part must be operations"`)
 	assert.Contains(t, result.body, `"code":"BAD_USER_INPUT"`)
 }
+
+// A variable that the schema's validation lets through but that does not
+// coerce to its scalar is the client's mistake, not the server's.
+func TestUncoercibleArgumentIsBadInput(t *testing.T) {
+	t.Parallel()
+
+	g := setup(t)
+	alice := g.addUser(t, "Alice")
+
+	meeting := g.addFullMeetings(t, alice, 1)[0]
+
+	for name, variable := range map[string]any{"string": "abc", "object": map[string]any{"a": 1}} {
+		response, _ := g.query(t, alice, `mutation($m: ID!, $f: Upload!) { uploadRecording(meetingId: $m, file: $f) { id } }`,
+			map[string]any{"m": meeting.String(), "f": variable})
+		require.Len(t, response.Errors, 1, name)
+		assert.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code(), name)
+		assert.Contains(t, response.Errors[0].Message, "multipart", name)
+	}
+}

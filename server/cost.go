@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -117,6 +118,19 @@ func (l shapeLimit) MutateOperationContext(_ context.Context, opCtx *graphql.Ope
 	})
 
 	var err *gqlerror.Error
+
+	// gqlparser v2.5.64's rule for one root field per subscription misses
+	// an anonymous operation that aliases the same field twice, and gqlgen
+	// then fails it as an internal error.
+	if operation.Operation == ast.Subscription {
+		if fields := graphql.CollectFields(opCtx, operation.SelectionSet, []string{"Subscription"}); len(fields) != 1 {
+			err = gqlerror.Errorf("a subscription operation must select exactly one root field, not %d: "+
+				"send each subscription as its own operation", len(fields))
+			err.Extensions = map[string]any{"code": errcode.ValidationFailed}
+
+			return err
+		}
+	}
 
 	switch {
 	case depth > l.maxDepth:

@@ -327,6 +327,26 @@ func TestNothingSentAfterClientComplete(t *testing.T) {
 	}
 }
 
+func TestSubscriptionWithTwoRootFieldsIsInvalid(t *testing.T) {
+	t.Parallel()
+
+	sys := setupSubscriptions(t, 1)
+	taskID := sys.newTask(t)
+
+	c := dialWS(t, sys.gateways[0].baseURL, "graphql-transport-ws", nil)
+	c.init(sys.aliceToken)
+
+	// An anonymous operation with the same field under two aliases.
+	c.subscribe("subscribe", "twice", `subscription ($id: ID!) { a: taskUpdated(id: $id) { seq } b: taskUpdated(id: $id) { seq } }`,
+		map[string]any{"id": taskID.String()})
+
+	message := c.next()
+	require.Equal(t, "twice", message.ID)
+	require.Equal(t, "error", message.Type)
+	require.Contains(t, string(message.Payload), `"GRAPHQL_VALIDATION_FAILED"`)
+	require.Contains(t, string(message.Payload), "exactly one root field")
+}
+
 func TestFailingOperationLeavesOthersRunning(t *testing.T) {
 	t.Parallel()
 

@@ -4,42 +4,19 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/meetgraph/meetgraph/broker"
+	"github.com/meetgraph/meetgraph/internal/testenv"
 )
-
-// silentServer accepts connections and never replies, like a firewall that
-// swallows traffic or a non-AMQP service on the port.
-func silentServer(t *testing.T) string {
-	t.Helper()
-
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = listener.Close() })
-
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-
-			t.Cleanup(func() { _ = conn.Close() })
-		}
-	}()
-
-	return listener.Addr().String()
-}
 
 func TestDialSilentServerTimesOut(t *testing.T) {
 	t.Parallel()
 
-	addr := silentServer(t)
+	addr := testenv.SilentServer(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	start := time.Now()
 
@@ -55,7 +32,7 @@ func TestDialSilentServerTimesOut(t *testing.T) {
 func TestDialSilentServerStopsWithContext(t *testing.T) {
 	t.Parallel()
 
-	addr := silentServer(t)
+	addr := testenv.SilentServer(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

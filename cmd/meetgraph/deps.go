@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -51,6 +53,10 @@ func (env *environment) openBroker(role string) (*broker.Supervisor, error) {
 	return supervisor, nil
 }
 
+// objectStoreTimeout bounds the start-up check of the S3 bucket, which may
+// create it.
+const objectStoreTimeout = 10 * time.Second
+
 // openObjectStore creates the S3 client and checks that the bucket is
 // there, creating it when missing. Its error names the setting to fix.
 func (env *environment) openObjectStore() (*media.ObjectStore, error) {
@@ -65,7 +71,17 @@ func (env *environment) openObjectStore() (*media.ObjectStore, error) {
 		return nil, fmt.Errorf("MEETGRAPH_S3_ENDPOINT (--s3-endpoint): %w", err)
 	}
 
-	if err := objects.EnsureBucket(env.ctx); err != nil {
+	// A server that accepts connections and never replies would otherwise
+	// hold start-up until a signal.
+	ctx, cancel := context.WithTimeoutCause(env.ctx, objectStoreTimeout,
+		fmt.Errorf("no reply within %s", objectStoreTimeout))
+	defer cancel()
+
+	if err := objects.EnsureBucket(ctx); err != nil {
+		if cause := context.Cause(ctx); cause != nil && env.ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+
 		return nil, fmt.Errorf("MEETGRAPH_S3_ENDPOINT (--s3-endpoint): %w", err)
 	}
 

@@ -574,3 +574,19 @@ func TestWebSocketOriginsAreTrimmed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"app.example.com", "*.example.org"}, origins)
 }
+
+// An S3 endpoint that accepts connections and never replies must fail
+// start-up with the setting's name instead of holding it until a signal.
+func TestSilentObjectStoreFailsStartup(t *testing.T) {
+	t.Parallel()
+
+	settings := settingArgs(t, testenv.DatabaseURL(t))
+	settings = append(settings, "--s3-endpoint", "http://"+testenv.SilentServer(t))
+	start := time.Now()
+
+	err := run(testenv.Context(t, 60*time.Second), append([]string{"serve", "--http-addr", testenv.FreeAddr(t)}, settings...),
+		&bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "MEETGRAPH_S3_ENDPOINT")
+	require.ErrorContains(t, err, "no reply within")
+	require.Less(t, time.Since(start), 30*time.Second)
+}

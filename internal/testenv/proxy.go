@@ -125,3 +125,30 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 
 	return true
 }
+
+// SilentServer listens on a loopback port, accepts connections and never
+// replies, like a firewall that swallows traffic or a service of another
+// protocol on the port. It returns the host:port.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen for the silent server: %v", err)
+	}
+
+	t.Cleanup(func() { _ = listener.Close() })
+
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+
+			t.Cleanup(func() { _ = conn.Close() })
+		}
+	}()
+
+	return listener.Addr().String()
+}

@@ -70,6 +70,10 @@ func recordingMediaType(contentType string) (string, error) {
 	return mime.FormatMediaType(mediaType, params), nil
 }
 
+// errEmptyUpload rejects a recording of 0 bytes, which processing would
+// only fail on later.
+var errEmptyUpload = apperr.New(apperr.BadUserInput, "the uploaded file is empty: send the recording's bytes")
+
 // maxContentTypeLength bounds contentType, which real media types stay far
 // below (audio/webm;codecs=opus has 22 characters).
 const maxContentTypeLength = 255

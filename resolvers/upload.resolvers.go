@@ -29,6 +29,10 @@ func (r *mutationResolver) UploadRecording(ctx context.Context, meetingID string
 		return nil, media.UploadLimitError(file.Size, r.maxUploadBytes())
 	}
 
+	if file.Size == 0 {
+		return nil, errEmptyUpload
+	}
+
 	// A file part without a Content-Type is of unknown type.
 	contentType := "application/octet-stream"
 	if file.ContentType != "" {
@@ -111,6 +115,12 @@ func (r *mutationResolver) CompleteRecordingUpload(ctx context.Context, id strin
 
 	if err != nil {
 		return nil, err
+	}
+
+	if size == 0 {
+		r.failUpload(ctx, recording.ID, errEmptyUpload)
+
+		return nil, errEmptyUpload
 	}
 
 	if size > r.maxUploadBytes() {

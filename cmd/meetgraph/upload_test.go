@@ -163,6 +163,13 @@ func TestUploadRecordingRejected(t *testing.T) {
 		require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
 	})
 
+	t.Run("Empty", func(t *testing.T) {
+		response := upload(bob, retro, 0)
+		require.Len(t, response.Errors, 1)
+		require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+		require.Contains(t, response.Errors[0].Message, "empty")
+	})
+
 	// The type is stored with the object and shown to clients later.
 	t.Run("NotMedia", func(t *testing.T) {
 		response := testenv.PostUpload(t, s.baseURL+"/query", bob, gqlclient.Upload{
@@ -250,21 +257,44 @@ func jsonNumber(n int) string {
 	return string(raw)
 }
 
-// A presigned upload over the limit is rejected at completion, and the
-// recording keeps the reason, which its failureReason shows later.
-func TestOversizedPresignedUploadKeepsReason(t *testing.T) {
+// A presigned upload that fails the checks at completion is rejected, and
+// the recording keeps the reason, which its failureReason shows later.
+func TestRejectedPresignedUploadKeepsReason(t *testing.T) {
 	t.Parallel()
 
 	s := startSystem(t, testenv.DatabaseURL(t), "--max-upload-bytes", "1000")
 	s.command(t, "seed")
 
-	planning := store.SeedID("meeting:planning").String()
 	alice := strings.TrimSpace(s.command(t, "token", "--user", "alice@example.com"))
-	endpoint := s.baseURL + "/query"
 
-	response := testenv.PostGraphQL(t, endpoint, alice, `mutation($id: ID!) {
+	for size, reason := range map[int]string{
+		5000: "larger than the recording upload limit of 1000 B",
+		0:    "the uploaded file is empty",
+	} {
+		// A meeting of its own for each case, so that each has one recording.
+		meeting := createMeeting(t, s, alice)
+
+		completion := completePresignedUpload(t, s.baseURL+"/query", alice, meeting, make([]byte, size))
+		require.Len(t, completion.Errors, 1, "%d bytes", size)
+		require.Equal(t, "BAD_USER_INPUT", completion.Errors[0].Code(), "%d bytes", size)
+
+		response := testenv.PostGraphQL(t, s.baseURL+"/query", alice, `query($id: ID!) {
+			meeting(id: $id) { recordings { status failureReason } }
+		}`, map[string]any{"id": meeting})
+		require.Empty(t, response.Errors)
+		require.Contains(t, string(response.Data), `"status":"FAILED"`, "%d bytes", size)
+		require.Contains(t, string(response.Data), reason, "%d bytes", size)
+	}
+}
+
+// completePresignedUpload gets an upload URL for meeting, PUTs body to it
+// and returns the response to completeRecordingUpload.
+func completePresignedUpload(t *testing.T, endpoint, token, meeting string, body []byte) testenv.GraphQLResponse {
+	t.Helper()
+
+	response := testenv.PostGraphQL(t, endpoint, token, `mutation($id: ID!) {
 		recordingUploadURL(meetingId: $id, contentType: "audio/wav") { url recording { id } }
-	}`, map[string]any{"id": planning})
+	}`, map[string]any{"id": meeting})
 	require.Empty(t, response.Errors)
 
 	var data struct {
@@ -278,8 +308,7 @@ func TestOversizedPresignedUploadKeepsReason(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 
-	put, err := http.NewRequestWithContext(ctx, http.MethodPut, data.RecordingUploadURL.URL,
-		bytes.NewReader(make([]byte, 5000)))
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, data.RecordingUploadURL.URL, bytes.NewReader(body))
 	require.NoError(t, err)
 
 	putResponse, err := http.DefaultClient.Do(put)
@@ -287,15 +316,15 @@ func TestOversizedPresignedUploadKeepsReason(t *testing.T) {
 	_ = putResponse.Body.Close()
 	require.Equal(t, http.StatusOK, putResponse.StatusCode)
 
-	response = testenv.PostGraphQL(t, endpoint, alice, `mutation($id: ID!) { completeRecordingUpload(id: $id) { id } }`,
+	return testenv.PostGraphQL(t, endpoint, token, `mutation($id: ID!) { completeRecordingUpload(id: $id) { id } }`,
 		map[string]any{"id": data.RecordingUploadURL.Recording.ID})
-	require.Len(t, response.Errors, 1)
-	require.Equal(t, "BAD_USER_INPUT", response.Errors[0].Code())
+}
 
-	response = testenv.PostGraphQL(t, endpoint, alice, `query($id: ID!) {
-		meeting(id: $id) { recordings { id status failureReason } }
-	}`, map[string]any{"id": planning})
-	require.Empty(t, response.Errors)
-	require.Contains(t, string(response.Data), `"status":"FAILED"`)
-	require.Contains(t, string(response.Data), "larger than the recording upload limit of 1000 B")
+// createMeeting creates a meeting hosted by the token's user and returns its id.
+func createMeeting(t *testing.T, s *system, token string) string {
+	t.Helper()
+
+	created := graphQLData(t, s, token, `mutation { createMeeting(input: {title: "Upload checks"}) { id } }`, nil)
+
+	return field(created, "createMeeting", "id").(string)
 }

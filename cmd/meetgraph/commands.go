@@ -52,12 +52,13 @@ func (c *SeedCmd) Run(env *environment) error {
 // TokenCmd prints a token for a user.
 type TokenCmd struct {
 	User string        `name:"user" required:"" help:"Id or e-mail address of the user the token is for."`
-	TTL  time.Duration `name:"ttl" default:"24h" help:"How long the token stays valid (duration)."`
+	TTL  time.Duration `name:"ttl" default:"24h" help:"How long the token stays valid (duration, at least 1s)."`
 }
 
 func (c *TokenCmd) Run(env *environment) error {
-	if c.TTL <= 0 {
-		return fmt.Errorf("--ttl is %s: a token must stay valid for a positive duration", c.TTL)
+	if c.TTL < time.Second {
+		return fmt.Errorf("--ttl is %s: a token must stay valid for at least 1s, because JWT times count whole seconds",
+			c.TTL)
 	}
 
 	token, err := env.userToken(c.User, c.TTL)

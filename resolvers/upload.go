@@ -60,7 +60,7 @@ func recordingMediaType(contentType string) (string, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 
 	kind, subtype, _ := strings.Cut(mediaType, "/")
-	media := (kind == "audio" || kind == "video") && subtype != ""
+	media := (kind == "audio" || kind == "video") && subtype != "" && subtype != "*"
 
 	if err != nil || len(contentType) > maxContentTypeLength || (!media && mediaType != "application/octet-stream") {
 		return "", badInput("contentType %q is not an audio or video media type: send one such as audio/wav or video/mp4",

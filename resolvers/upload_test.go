@@ -33,6 +33,7 @@ func TestRecordingMediaType(t *testing.T) {
 		"audio/wav\r\nX-Injected: 1",
 		"audio",
 		"image/png",
+		"video/*",
 		"audio/" + strings.Repeat("x", 300),
 	}
 	for _, contentType := range rejected {

@@ -37,6 +37,10 @@ type services struct {
 // to PostgreSQL, RabbitMQ and the object store, in that order, and closes
 // what it opened when a later one fails.
 func (env *environment) openServices(role string) (*services, error) {
+	if err := checkDurations(env.globals); err != nil {
+		return nil, err
+	}
+
 	stopTracing, err := tracing.Setup(env.ctx, env.globals.OTLPEndpoint, "meetgraph-"+role)
 	if err != nil {
 		return nil, fmt.Errorf("MEETGRAPH_OTLP_ENDPOINT (--otlp-endpoint): %w", err)
@@ -86,6 +90,27 @@ func (env *environment) topologySettings() broker.TopologySettings {
 		RetryDelays:   env.globals.RetryDelays,
 		DeliveryLimit: env.globals.DeliveryLimit,
 	}
+}
+
+// checkDurations rejects shared durations out of their range. A publish
+// timeout or poll interval of 0 used to fall back to its default without a
+// word, and negative values were used as given.
+func checkDurations(globals *Globals) error {
+	for _, duration := range []struct {
+		env, flag string
+		value     time.Duration
+		allowZero bool
+	}{
+		{"MEETGRAPH_PUBLISH_TIMEOUT", "publish-timeout", globals.PublishTimeout, false},
+		{"MEETGRAPH_OUTBOX_POLL_INTERVAL", "outbox-poll-interval", globals.OutboxPollInterval, false},
+		{"MEETGRAPH_JWT_LEEWAY", "jwt-leeway", globals.JWTLeeway, true},
+	} {
+		if duration.value < 0 || (duration.value == 0 && !duration.allowZero) {
+			return fmt.Errorf("%s (--%s) is %s: it must be more than 0", duration.env, duration.flag, duration.value)
+		}
+	}
+
+	return nil
 }
 
 // openMessaging declares the topology on every connection and sets up the

@@ -79,7 +79,7 @@ type HTTPFlags struct {
 	PersistedQueryCache int           `name:"persisted-query-cache" env:"MEETGRAPH_PERSISTED_QUERY_CACHE" default:"1000" help:"Automatic persisted queries remembered by hash (entries)."`
 	// RecordingURLExpiry is capped by S3 at 7 days for presigned URLs.
 	RecordingURLExpiry time.Duration `name:"recording-url-expiry" env:"MEETGRAPH_RECORDING_URL_EXPIRY" default:"1h" help:"How long a presigned recording download URL stays valid (duration, at most 168h)."`
-	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"MEETGRAPH_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest recording accepted by uploadRecording and completeRecordingUpload, in bytes (2 GiB by default)."`
+	MaxUploadBytes     int64         `name:"max-upload-bytes" env:"MEETGRAPH_MAX_UPLOAD_BYTES" default:"2147483648" help:"Largest recording accepted by uploadRecording and completeRecordingUpload, in bytes (2 GiB by default, at most 5 TiB)."`
 
 	SubscriptionPingInterval      time.Duration `name:"subscription-ping-interval" env:"MEETGRAPH_SUBSCRIPTION_PING_INTERVAL" default:"15s" help:"Pause between WebSocket pings and SSE keep-alives; a connection whose pong or write takes longer is closed (duration)."`
 	SubscriptionInitTimeout       time.Duration `name:"subscription-init-timeout" env:"MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT" default:"10s" help:"How long a WebSocket client may take to send connection_init before the socket is closed with 4408 (duration)."`

@@ -567,6 +567,21 @@ func TestInvalidGatewaySettingFailsAtStart(t *testing.T) {
 	}
 }
 
+func TestDurationRangeMessages(t *testing.T) {
+	t.Parallel()
+
+	valid := Globals{MessagingFlags: MessagingFlags{PublishTimeout: 5 * time.Second, OutboxPollInterval: 10 * time.Second}}
+	require.NoError(t, checkDurations(&valid), "a JWT leeway of 0 tolerates no clock skew")
+
+	negativeLeeway := valid
+	negativeLeeway.JWTLeeway = -time.Second
+	require.EqualError(t, checkDurations(&negativeLeeway), "MEETGRAPH_JWT_LEEWAY (--jwt-leeway) is -1s: it must not be negative")
+
+	zeroPublish := valid
+	zeroPublish.PublishTimeout = 0
+	require.EqualError(t, checkDurations(&zeroPublish), "MEETGRAPH_PUBLISH_TIMEOUT (--publish-timeout) is 0s: it must be more than 0")
+}
+
 func TestWebSocketOriginsAreTrimmed(t *testing.T) {
 	t.Parallel()
 

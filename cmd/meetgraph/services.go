@@ -105,7 +105,10 @@ func checkDurations(globals *Globals) error {
 		{"MEETGRAPH_OUTBOX_POLL_INTERVAL", "outbox-poll-interval", globals.OutboxPollInterval, false},
 		{"MEETGRAPH_JWT_LEEWAY", "jwt-leeway", globals.JWTLeeway, true},
 	} {
-		if duration.value < 0 || (duration.value == 0 && !duration.allowZero) {
+		switch {
+		case duration.value < 0 && duration.allowZero:
+			return fmt.Errorf("%s (--%s) is %s: it must not be negative", duration.env, duration.flag, duration.value)
+		case duration.value <= 0 && !duration.allowZero:
 			return fmt.Errorf("%s (--%s) is %s: it must be more than 0", duration.env, duration.flag, duration.value)
 		}
 	}

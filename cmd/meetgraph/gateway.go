@@ -60,7 +60,7 @@ type ServeCmd struct {
 }
 
 func (c *ServeCmd) Run(env *environment) error {
-	tokens, err := checkGatewaySettings(env, c.HTTPFlags)
+	checked, err := checkGatewaySettings(env, c.HTTPFlags)
 	if err != nil {
 		return err
 	}
@@ -75,13 +75,22 @@ func (c *ServeCmd) Run(env *environment) error {
 
 	return runRoles(env, svc.dispatcher,
 		relay.Run,
-		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, tokens, svc) })
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, checked, svc) })
+}
+
+// gatewaySettings holds the values that checkGatewaySettings derives from
+// the flags.
+type gatewaySettings struct {
+	tokens *auth.Tokens
+	// origins are the WebSocket origin patterns without surrounding spaces.
+	origins []string
 }
 
 // checkGatewaySettings rejects invalid gateway settings and returns the
-// token verifier. The commands call it before they connect to any service,
-// so that a missing secret or a bad flag is the first and only error.
-func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, error) {
+// token verifier and the WebSocket origins. The commands call it before they
+// connect to any service, so that a missing secret or a bad flag is the
+// first and only error.
+func checkGatewaySettings(env *environment, flags HTTPFlags) (*gatewaySettings, error) {
 	if flags.RecordingURLExpiry <= 0 || flags.RecordingURLExpiry > maxPresignExpiry {
 		return nil, fmt.Errorf("MEETGRAPH_RECORDING_URL_EXPIRY (--recording-url-expiry) is %s: it must be more than 0 and at most %s",
 			flags.RecordingURLExpiry, maxPresignExpiry)
@@ -92,19 +101,20 @@ func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, erro
 			"and at most %d, S3's largest object (5 TiB)", flags.MaxUploadBytes, int64(maxObjectBytes))
 	}
 
-	for _, timeout := range []struct {
-		env, flag string
-		value     time.Duration
-	}{
-		{"MEETGRAPH_REQUEST_TIMEOUT", "request-timeout", flags.RequestTimeout},
-		{"MEETGRAPH_UPLOAD_TIMEOUT", "upload-timeout", flags.UploadTimeout},
-	} {
-		if timeout.value <= 0 {
-			return nil, fmt.Errorf("%s (--%s) is %s: it must be more than 0", timeout.env, timeout.flag, timeout.value)
-		}
+	if err := checkDurationSettings(
+		durationSetting{"MEETGRAPH_REQUEST_TIMEOUT", "request-timeout", flags.RequestTimeout, false},
+		durationSetting{"MEETGRAPH_UPLOAD_TIMEOUT", "upload-timeout", flags.UploadTimeout, false},
+	); err != nil {
+		return nil, err
 	}
 
-	if _, err := websocketOrigins(flags); err != nil {
+	if flags.LoaderWait <= 0 || flags.LoaderMaxBatch <= 0 {
+		return nil, fmt.Errorf("MEETGRAPH_LOADER_WAIT (--loader-wait) is %s and MEETGRAPH_LOADER_MAX_BATCH "+
+			"(--loader-max-batch) is %d: both must be more than 0", flags.LoaderWait, flags.LoaderMaxBatch)
+	}
+
+	origins, err := websocketOrigins(flags)
+	if err != nil {
 		return nil, err
 	}
 
@@ -116,20 +126,19 @@ func checkGatewaySettings(env *environment, flags HTTPFlags) (*auth.Tokens, erro
 		return nil, err
 	}
 
-	return env.tokens()
+	tokens, err := env.tokens()
+	if err != nil {
+		return nil, err
+	}
+
+	return &gatewaySettings{tokens: tokens, origins: origins}, nil
 }
 
 // runGateway serves HTTP until env.ctx is cancelled, then stops accepting
 // connections and lets in-flight requests finish for up to the shutdown
-// timeout.
-// Its caller checked flags and made tokens with checkGatewaySettings.
-func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *services) error {
+// timeout. checked is what checkGatewaySettings returned for flags.
+func runGateway(env *environment, flags HTTPFlags, checked *gatewaySettings, svc *services) error {
 	logger := env.logger.With(slog.String("component", "gateway"))
-
-	origins, err := websocketOrigins(flags)
-	if err != nil {
-		return err
-	}
 
 	hub := events.NewHub(flags.SubscriptionBuffer)
 	defer hub.Close()
@@ -150,11 +159,6 @@ func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *ser
 			Hub:                hub,
 		},
 	})
-
-	if flags.LoaderWait <= 0 || flags.LoaderMaxBatch <= 0 {
-		return fmt.Errorf("MEETGRAPH_LOADER_WAIT (--loader-wait) is %s and MEETGRAPH_LOADER_MAX_BATCH (--loader-max-batch) is %d: both must be more than 0",
-			flags.LoaderWait, flags.LoaderMaxBatch)
-	}
 
 	if flags.NoLoaders {
 		logger.Warn("dataloaders are off: every relation costs its own SQL statement (benchmark baseline)")
@@ -192,13 +196,13 @@ func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *ser
 		Subscriptions: server.SubscriptionConfig{
 			PingInterval:     flags.SubscriptionPingInterval,
 			InitTimeout:      flags.SubscriptionInitTimeout,
-			AllowedOrigins:   origins,
+			AllowedOrigins:   checked.origins,
 			MaxPerConnection: flags.MaxSubscriptionsPerConnection,
 		},
 	}, server.Deps{
 		Logger:        logger,
 		Schema:        schema,
-		Tokens:        tokens,
+		Tokens:        checked.tokens,
 		Checks:        svc.readinessChecks(),
 		Metrics:       svc.metrics,
 		Subscriptions: hub,
@@ -250,14 +254,13 @@ func runGateway(env *environment, flags HTTPFlags, tokens *auth.Tokens, svc *ser
 // checkSubscriptionFlags rejects subscription settings that would make the
 // transports close every connection at once or never buffer an event.
 func checkSubscriptionFlags(flags HTTPFlags) error {
-	if flags.SubscriptionPingInterval <= 0 {
-		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_PING_INTERVAL (--subscription-ping-interval) is %s: it must be more than 0",
-			flags.SubscriptionPingInterval)
-	}
-
-	if flags.SubscriptionInitTimeout <= 0 {
-		return fmt.Errorf("MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT (--subscription-init-timeout) is %s: it must be more than 0",
-			flags.SubscriptionInitTimeout)
+	if err := checkDurationSettings(
+		durationSetting{"MEETGRAPH_SUBSCRIPTION_PING_INTERVAL", "subscription-ping-interval",
+			flags.SubscriptionPingInterval, false},
+		durationSetting{"MEETGRAPH_SUBSCRIPTION_INIT_TIMEOUT", "subscription-init-timeout",
+			flags.SubscriptionInitTimeout, false},
+	); err != nil {
+		return err
 	}
 
 	if flags.SubscriptionBuffer <= 0 {
@@ -268,12 +271,11 @@ func checkSubscriptionFlags(flags HTTPFlags) error {
 	return nil
 }
 
-// checkLimitFlags rejects negative request limits. The server package reads
-// 0 as its default or as "no limit" and treated a negative value the same
-// way, so a typo such as --rate-limit=-5 silently turned the limit off.
+// checkLimitFlags rejects request limits out of range. The server package
+// reads 0 or a negative value as its default or as "no limit", so a typo
+// such as --rate-limit=-5 silently turned the limit off. Only the rate
+// limit has an off value, 0.
 func checkLimitFlags(flags HTTPFlags) error {
-	// Only the rate limit has an off value, 0. A 0 anywhere else used to
-	// fall back to the default without a word.
 	limits := []struct {
 		env, flag string
 		value     float64

@@ -555,6 +555,10 @@ func TestInvalidGatewaySettingFailsAtStart(t *testing.T) {
 		"--max-subscriptions-per-connection=0":                 "MEETGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION",
 		"--websocket-allowed-origins=[,app.example.com":        "MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS",
 		"--websocket-allowed-origins=https://p.example.com/ui": "MEETGRAPH_WEBSOCKET_ALLOWED_ORIGINS",
+		"--publish-timeout=0s":                                 "MEETGRAPH_PUBLISH_TIMEOUT",
+		"--outbox-poll-interval=-1s":                           "MEETGRAPH_OUTBOX_POLL_INTERVAL",
+		"--jwt-leeway=-1s":                                     "MEETGRAPH_JWT_LEEWAY",
+		"--loader-max-batch=0":                                 "MEETGRAPH_LOADER_MAX_BATCH",
 	} {
 		t.Run(flag, func(t *testing.T) {
 			t.Parallel()

@@ -96,20 +96,31 @@ func (env *environment) topologySettings() broker.TopologySettings {
 // timeout or poll interval of 0 used to fall back to its default without a
 // word, and negative values were used as given.
 func checkDurations(globals *Globals) error {
-	for _, duration := range []struct {
-		env, flag string
-		value     time.Duration
-		allowZero bool
-	}{
-		{"MEETGRAPH_PUBLISH_TIMEOUT", "publish-timeout", globals.PublishTimeout, false},
-		{"MEETGRAPH_OUTBOX_POLL_INTERVAL", "outbox-poll-interval", globals.OutboxPollInterval, false},
-		{"MEETGRAPH_JWT_LEEWAY", "jwt-leeway", globals.JWTLeeway, true},
-	} {
+	return checkDurationSettings(
+		durationSetting{"MEETGRAPH_PUBLISH_TIMEOUT", "publish-timeout", globals.PublishTimeout, false},
+		durationSetting{"MEETGRAPH_OUTBOX_POLL_INTERVAL", "outbox-poll-interval", globals.OutboxPollInterval, false},
+		durationSetting{"MEETGRAPH_JWT_LEEWAY", "jwt-leeway", globals.JWTLeeway, true},
+	)
+}
+
+// durationSetting is a duration flag with the environment variable that
+// sets it too.
+type durationSetting struct {
+	env, flag string
+	value     time.Duration
+	// allowZero accepts 0, which turns a tolerance such as the JWT leeway off.
+	allowZero bool
+}
+
+// checkDurationSettings returns an error naming the first setting that is
+// negative, or 0 without allowZero.
+func checkDurationSettings(settings ...durationSetting) error {
+	for _, setting := range settings {
 		switch {
-		case duration.value < 0 && duration.allowZero:
-			return fmt.Errorf("%s (--%s) is %s: it must not be negative", duration.env, duration.flag, duration.value)
-		case duration.value <= 0 && !duration.allowZero:
-			return fmt.Errorf("%s (--%s) is %s: it must be more than 0", duration.env, duration.flag, duration.value)
+		case setting.value < 0 && setting.allowZero:
+			return fmt.Errorf("%s (--%s) is %s: it must not be negative", setting.env, setting.flag, setting.value)
+		case setting.value <= 0 && !setting.allowZero:
+			return fmt.Errorf("%s (--%s) is %s: it must be more than 0", setting.env, setting.flag, setting.value)
 		}
 	}
 

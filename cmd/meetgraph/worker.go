@@ -48,7 +48,7 @@ type AllCmd struct {
 }
 
 func (c *AllCmd) Run(env *environment) error {
-	tokens, err := checkGatewaySettings(env, c.HTTPFlags)
+	checked, err := checkGatewaySettings(env, c.HTTPFlags)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (c *AllCmd) Run(env *environment) error {
 
 	return runRoles(env, svc.dispatcher,
 		relay.Run,
-		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, tokens, svc) },
+		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, checked, svc) },
 		func(ctx context.Context) error { return runWorkers(env.withContext(ctx), c.WorkerFlags, svc) })
 }
 

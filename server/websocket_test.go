@@ -68,7 +68,7 @@ func TestWriteToStalledPeerFails(t *testing.T) {
 
 	defer peer.CloseNow()
 
-	// Accept started the pings. The peer never reads, so it answers none.
+	// Accept started the pings. The peer never reads, so it sends no pongs.
 	conn := <-accepted
 
 	payload, err := json.Marshal(map[string]string{"data": strings.Repeat("x", 16<<10)})

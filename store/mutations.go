@@ -78,7 +78,7 @@ func (s *Store) CreateMeeting(ctx context.Context, actor *User, input NewMeeting
 	return meeting, nil
 }
 
-// errUnknownInvitee means that an invitee's id matched no user.
+// errUnknownInvitee is the error for an invitee id that matches no user.
 var errUnknownInvitee = errors.New("an invited user does not exist")
 
 // unknownInviteesError returns the BAD_USER_INPUT error that names the

@@ -78,7 +78,7 @@ func (c *ServeCmd) Run(env *environment) error {
 		func(ctx context.Context) error { return runGateway(env.withContext(ctx), c.HTTPFlags, checked, svc) })
 }
 
-// gatewaySettings holds the values that checkGatewaySettings derives from
+// gatewaySettings are the values that checkGatewaySettings derives from
 // the flags.
 type gatewaySettings struct {
 	tokens *auth.Tokens
